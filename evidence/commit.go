@@ -1,0 +1,230 @@
+package evidence
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Checkpoint is where an importer got to within one scope it names, such as
+// "stripe/charges" or "imap/alice@example.com/INBOX". The value is the
+// importer's own; the store only keeps the newest per key.
+type Checkpoint struct {
+	Key   string
+	Value string
+}
+
+// Batch is what an importer read since its last commit.
+type Batch struct {
+	Records     []Record
+	Rejected    []Rejected
+	Checkpoints []Checkpoint
+}
+
+// Len is the number of inputs in b.
+func (b *Batch) Len() int { return len(b.Records) + len(b.Rejected) }
+
+// Commit stores b for job in one transaction: every record (as new, as a new
+// version of a known id, or as nothing at all when unchanged), every rejected
+// input, the checkpoints and the job's counts. Either all of it is stored or
+// none, so a checkpoint never gets ahead of the records it covers and a
+// crash at any moment loses nothing that a resume will not read again.
+//
+// Commit is idempotent: committing the same batch twice stores nothing the
+// second time and counts its records as unchanged.
+func (s *Store) Commit(ctx context.Context, job *Job, b Batch) (Counts, error) {
+	for i := range b.Records {
+		if err := b.Records[i].Validate(); err != nil {
+			return Counts{}, fmt.Errorf("commit: %w", err)
+		}
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Counts{}, fmt.Errorf("commit: %w", err)
+	}
+	defer tx.Rollback()
+	c, err := s.commit(ctx, tx, job, &b)
+	if err != nil {
+		return Counts{}, fmt.Errorf("commit: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return Counts{}, fmt.Errorf("commit: %w", err)
+	}
+	job.Counts = job.Counts.Add(c)
+	return c, nil
+}
+
+func (s *Store) commit(ctx context.Context, tx *sql.Tx, job *Job, b *Batch) (Counts, error) {
+	var c Counts
+	now := s.nowNanos()
+	if len(b.Records) > 0 {
+		known, err := latestVersions(ctx, tx, b.Records)
+		if err != nil {
+			return c, err
+		}
+		insert, err := tx.PrepareContext(ctx, `INSERT INTO records(id, version, source, via, kind, occurred_at, zone,
+			facts, digest, sha256, raw, locator, job_id, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return c, err
+		}
+		defer insert.Close()
+		sight, err := tx.PrepareContext(ctx, `INSERT INTO sightings(record_seq, via, locator, sha256, raw, job_id, seen_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (record_seq, via) DO NOTHING`)
+		if err != nil {
+			return c, err
+		}
+		defer sight.Close()
+
+		for i := range b.Records {
+			r := &b.Records[i]
+			sum := Hash(r.Raw)
+			digest := r.Digest
+			if digest == "" {
+				digest = hex.EncodeToString(sum[:])
+			}
+			h := known[r.ID]
+			var same *version
+			if h != nil {
+				same = h.versions[digest]
+			}
+			switch {
+			case same != nil:
+				// The content of a stored version (not always the newest:
+				// an old export read after the API): nothing to store, but
+				// note a channel it had not come through.
+				c.Unchanged++
+				if !same.vias[r.Via] {
+					var raw []byte
+					if same.sum != sum {
+						raw = r.Raw
+					}
+					if _, err := sight.ExecContext(ctx, same.seq, r.Via, r.Locator, sum[:], raw, job.ID, now); err != nil {
+						return c, fmt.Errorf("record sighting of %s: %w", r.ID, err)
+					}
+					same.vias[r.Via] = true
+				}
+				continue
+			case h == nil:
+				c.New++
+				h = &history{versions: map[string]*version{}}
+				known[r.ID] = h
+			default:
+				c.NewVersion++
+			}
+			facts, err := json.Marshal(r.Facts.normalize())
+			if err != nil {
+				return c, fmt.Errorf("encode facts of %s: %w", r.ID, err)
+			}
+			var occurred any
+			if !r.OccurredAt.IsZero() {
+				occurred = r.OccurredAt.UTC().UnixNano()
+			}
+			res, err := insert.ExecContext(ctx, r.ID, h.latest+1, string(r.Source), r.Via, r.Kind, occurred, r.Zone,
+				string(facts), digest, sum[:], r.Raw, r.Locator, job.ID, now)
+			if err != nil {
+				return c, fmt.Errorf("store %s: %w", r.ID, err)
+			}
+			seq, err := res.LastInsertId()
+			if err != nil {
+				return c, fmt.Errorf("store %s: %w", r.ID, err)
+			}
+			// A later arrival of the same id in this batch compares with this one.
+			h.latest++
+			h.versions[digest] = &version{seq: seq, sum: sum, vias: map[string]bool{r.Via: true}}
+		}
+	}
+	if len(b.Rejected) > 0 {
+		rej, err := tx.PrepareContext(ctx, `INSERT INTO rejected(source, via, locator, reason, sha256, raw, job_id, rejected_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, via, locator, sha256) DO NOTHING`)
+		if err != nil {
+			return c, err
+		}
+		defer rej.Close()
+		for _, r := range b.Rejected {
+			raw := r.Raw
+			if raw == nil {
+				raw = []byte{}
+			}
+			sum := Hash(raw)
+			if _, err := rej.ExecContext(ctx, string(r.Source), r.Via, r.Locator, r.Reason, sum[:], raw, job.ID, now); err != nil {
+				return c, fmt.Errorf("store rejected input %s: %w", r.Locator, err)
+			}
+			c.Rejected++
+		}
+	}
+	for _, cp := range b.Checkpoints {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints(key, value, job_id, updated_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value, job_id = excluded.job_id, updated_at = excluded.updated_at`,
+			cp.Key, cp.Value, job.ID, now); err != nil {
+			return c, fmt.Errorf("save checkpoint %s: %w", cp.Key, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE jobs SET new = new + ?, unchanged = unchanged + ?, new_version = new_version + ?,
+		rejected = rejected + ? WHERE id = ?`, c.New, c.Unchanged, c.NewVersion, c.Rejected, job.ID); err != nil {
+		return c, fmt.Errorf("update job counts: %w", err)
+	}
+	return c, nil
+}
+
+// history is what commit needs to know of the stored versions of an id.
+type history struct {
+	latest   int
+	versions map[string]*version // by digest
+}
+
+type version struct {
+	seq  int64
+	sum  [32]byte
+	vias map[string]bool // the record's own via and its sightings
+}
+
+// latestVersions looks up, in one query, the stored versions of every id in
+// recs, with the channels each was seen through.
+func latestVersions(ctx context.Context, tx *sql.Tx, recs []Record) (map[string]*history, error) {
+	ids := make([]string, len(recs))
+	for i := range recs {
+		ids[i] = recs[i].ID
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT r.seq, r.id, r.version, r.digest, r.via, r.sha256,
+			(SELECT group_concat(g.via, char(0)) FROM sightings g WHERE g.record_seq = r.seq)
+		FROM (SELECT DISTINCT value AS id FROM json_each(?)) j JOIN records r ON r.id = j.id`, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("look up stored versions: %w", err)
+	}
+	defer rows.Close()
+	known := make(map[string]*history, len(recs))
+	for rows.Next() {
+		var (
+			id, digest, via string
+			n               int
+			sum             []byte
+			seen            sql.NullString
+			v               = &version{vias: map[string]bool{}}
+		)
+		if err := rows.Scan(&v.seq, &id, &n, &digest, &via, &sum, &seen); err != nil {
+			return nil, fmt.Errorf("look up stored versions: %w", err)
+		}
+		copy(v.sum[:], sum)
+		v.vias[via] = true
+		if seen.Valid {
+			for _, s := range strings.Split(seen.String, "\x00") {
+				v.vias[s] = true
+			}
+		}
+		h := known[id]
+		if h == nil {
+			h = &history{versions: map[string]*version{}}
+			known[id] = h
+		}
+		h.latest = max(h.latest, n)
+		h.versions[digest] = v
+	}
+	return known, rows.Err()
+}

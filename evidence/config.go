@@ -1,0 +1,139 @@
+package evidence
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// ConfigFile is the name of a case's configuration file.
+const ConfigFile = "salvage.toml"
+
+// Config is a case's salvage.toml.
+type Config struct {
+	Case CaseConfig `toml:"case"`
+}
+
+// CaseConfig is the [case] section: facts about the business and the loss.
+type CaseConfig struct {
+	// Timezone is the business's IANA zone; times are shown in it.
+	Timezone string `toml:"timezone"`
+	// LastBackup is the newest backup that can be restored; zero if unknown.
+	LastBackup time.Time `toml:"last_backup"`
+	// IncidentAt is when the data was lost; zero if unknown.
+	IncidentAt time.Time `toml:"incident_at"`
+	// Currency is used for amounts whose source gives none (ISO 4217).
+	Currency string `toml:"currency"`
+}
+
+// DefaultConfig is what a case starts with when init is given nothing.
+func DefaultConfig() Config {
+	return Config{Case: CaseConfig{Timezone: "UTC"}}
+}
+
+// Location returns the case's time zone.
+func (c Config) Location() *time.Location {
+	loc, err := time.LoadLocation(c.Case.Timezone)
+	if err != nil || c.Case.Timezone == "" {
+		return time.UTC
+	}
+	return loc
+}
+
+// Validate reports what is wrong with c, naming the key to fix.
+func (c Config) Validate() error {
+	var errs []error
+	if _, err := time.LoadLocation(c.Case.Timezone); err != nil || c.Case.Timezone == "" {
+		errs = append(errs, fmt.Errorf("case.timezone %q is not an IANA time zone (such as \"Europe/Lisbon\" or \"UTC\")", c.Case.Timezone))
+	}
+	if cur := c.Case.Currency; cur != "" && !isCurrency(cur) {
+		errs = append(errs, fmt.Errorf("case.currency %q is not an upper-case ISO 4217 code (such as \"EUR\")", cur))
+	}
+	if lb, in := c.Case.LastBackup, c.Case.IncidentAt; !lb.IsZero() && !in.IsZero() && !lb.Before(in) {
+		errs = append(errs, fmt.Errorf("case.last_backup (%s) is not before case.incident_at (%s)",
+			lb.UTC().Format(time.RFC3339), in.UTC().Format(time.RFC3339)))
+	}
+	return errors.Join(errs...)
+}
+
+// LoadConfig reads dir's salvage.toml. Keys it does not know are returned as
+// warnings, not errors, so a case written by a newer salvage still opens.
+func LoadConfig(dir string) (Config, []string, error) {
+	path := filepath.Join(dir, ConfigFile)
+	cfg := DefaultConfig()
+	md, err := toml.DecodeFile(path, &cfg)
+	if err != nil {
+		return cfg, nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	var warnings []string
+	for _, k := range md.Undecoded() {
+		warnings = append(warnings, fmt.Sprintf("%s: unknown key %s (ignored)", path, k))
+	}
+	cfg.Case.LastBackup = utcOrZero(cfg.Case.LastBackup)
+	cfg.Case.IncidentAt = utcOrZero(cfg.Case.IncidentAt)
+	if err := cfg.Validate(); err != nil {
+		return cfg, warnings, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, warnings, nil
+}
+
+func utcOrZero(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC()
+}
+
+var configTemplate = template.Must(template.New("config").Funcs(template.FuncMap{
+	"quote": func(s string) string { return fmt.Sprintf("%q", s) },
+	"ts":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+}).Parse(`# salvage case configuration, written by "salvage init".
+# Edit it, then re-run the step that reads it. Times are RFC 3339, in UTC
+# (2026-08-20T02:00:00Z) or with an offset (2026-08-20T03:00:00+01:00).
+
+[case]
+# The business's IANA time zone. salvage stores times in UTC and shows them
+# in this zone.
+timezone = {{quote .Timezone}}
+
+# The newest backup that can be restored. Bookings made or changed after it
+# are the ones to rebuild.
+{{if .LastBackup.IsZero}}# last_backup = 2026-08-20T02:00:00Z{{else}}last_backup = {{ts .LastBackup}}{{end}}
+
+# When the data was lost, if known. An agent transcript can tell it.
+{{if .IncidentAt.IsZero}}# incident_at = 2026-11-18T14:23:05Z{{else}}incident_at = {{ts .IncidentAt}}{{end}}
+
+# ISO 4217 currency for amounts whose source does not give one.
+{{if eq .Currency ""}}# currency = "EUR"{{else}}currency = {{quote .Currency}}{{end}}
+`))
+
+// Marshal renders c as a commented salvage.toml.
+func (c Config) Marshal() ([]byte, error) {
+	var b bytes.Buffer
+	if err := configTemplate.Execute(&b, c.Case); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// ParseTime reads a time given on the command line or in a file: RFC 3339,
+// or a date-time without offset (taken in loc), or a bare date (midnight in
+// loc).
+func ParseTime(s string, loc *time.Location) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("time %q: want RFC 3339 (2026-08-20T02:00:00Z) or a date (2026-08-20)", s)
+}

@@ -1,0 +1,165 @@
+package evidence
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"iter"
+	"strings"
+	"time"
+)
+
+// Stats counts what a case holds, by source.
+type Stats struct {
+	// Records is the number of distinct record ids.
+	Records map[Source]int64
+	// Versions is the number of stored versions (≥ Records).
+	Versions map[Source]int64
+	// Sightings is the number of extra channels records were seen through.
+	Sightings map[Source]int64
+	// Rejected is the number of distinct rejected inputs.
+	Rejected map[Source]int64
+}
+
+func zeroBySource() map[Source]int64 {
+	m := make(map[Source]int64, len(Sources))
+	for _, s := range Sources {
+		m[s] = 0
+	}
+	return m
+}
+
+// Stats counts the case's evidence. Every source appears, with 0 if empty.
+func (s *Store) Stats(ctx context.Context) (Stats, error) {
+	st := Stats{Records: zeroBySource(), Versions: zeroBySource(), Sightings: zeroBySource(), Rejected: zeroBySource()}
+	type q struct {
+		sql  string
+		cols []map[Source]int64
+	}
+	for _, q := range []q{
+		{`SELECT source, COUNT(DISTINCT id), COUNT(*) FROM records GROUP BY source`, []map[Source]int64{st.Records, st.Versions}},
+		{`SELECT r.source, COUNT(*) FROM sightings g JOIN records r ON r.seq = g.record_seq GROUP BY r.source`, []map[Source]int64{st.Sightings}},
+		{`SELECT source, COUNT(*) FROM rejected GROUP BY source`, []map[Source]int64{st.Rejected}},
+	} {
+		rows, err := s.db.QueryContext(ctx, q.sql)
+		if err != nil {
+			return st, fmt.Errorf("count evidence: %w", err)
+		}
+		for rows.Next() {
+			var src Source
+			n := make([]int64, len(q.cols))
+			dest := []any{&src}
+			for i := range n {
+				dest = append(dest, &n[i])
+			}
+			if err := rows.Scan(dest...); err != nil {
+				rows.Close()
+				return st, fmt.Errorf("count evidence: %w", err)
+			}
+			for i, m := range q.cols {
+				m[src] = n[i]
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return st, fmt.Errorf("count evidence: %w", err)
+		}
+	}
+	return st, nil
+}
+
+// Query selects records.
+type Query struct {
+	// Sources restricts to these sources; empty means all.
+	Sources []Source
+	// AllVersions returns every version; otherwise only the newest of each id.
+	AllVersions bool
+	// WithRaw loads the raw bytes (otherwise Record.Raw is nil).
+	WithRaw bool
+}
+
+// Records returns the records q selects, ordered by id then version, so the
+// same case always yields the same sequence.
+func (s *Store) Records(ctx context.Context, q Query) iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
+		rawCol := "NULL"
+		if q.WithRaw {
+			rawCol = "raw"
+		}
+		var where []string
+		var args []any
+		if len(q.Sources) > 0 {
+			where = append(where, "source IN ("+strings.TrimSuffix(strings.Repeat("?,", len(q.Sources)), ",")+")")
+			for _, src := range q.Sources {
+				args = append(args, string(src))
+			}
+		}
+		if !q.AllVersions {
+			where = append(where, "version = (SELECT MAX(version) FROM records m WHERE m.id = records.id)")
+		}
+		stmt := `SELECT id, version, source, via, kind, occurred_at, zone, facts, digest, sha256, ` + rawCol + `, locator, job_id, imported_at FROM records`
+		if len(where) > 0 {
+			stmt += " WHERE " + strings.Join(where, " AND ")
+		}
+		stmt += " ORDER BY id, version"
+		rows, err := s.db.QueryContext(ctx, stmt, args...)
+		if err != nil {
+			yield(Record{}, fmt.Errorf("read records: %w", err))
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				r        Record
+				occurred sql.NullInt64
+				facts    string
+				sum      []byte
+				imported int64
+			)
+			if err := rows.Scan(&r.ID, &r.Version, &r.Source, &r.Via, &r.Kind, &occurred, &r.Zone, &facts, &r.Digest,
+				&sum, &r.Raw, &r.Locator, &r.JobID, &imported); err != nil {
+				yield(Record{}, fmt.Errorf("read records: %w", err))
+				return
+			}
+			if occurred.Valid {
+				r.OccurredAt = time.Unix(0, occurred.Int64).UTC()
+			}
+			r.ImportedAt = time.Unix(0, imported).UTC()
+			copy(r.SHA256[:], sum)
+			if err := json.Unmarshal([]byte(facts), &r.Facts); err != nil {
+				yield(Record{}, fmt.Errorf("record %s v%d: facts: %w", r.ID, r.Version, err))
+				return
+			}
+			if !yield(r, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(Record{}, fmt.Errorf("read records: %w", err))
+		}
+	}
+}
+
+// RejectedInputs returns every rejected input, oldest first, without raw
+// bytes unless withRaw.
+func (s *Store) RejectedInputs(ctx context.Context, withRaw bool) ([]Rejected, error) {
+	rawCol := "NULL"
+	if withRaw {
+		rawCol = "raw"
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT source, via, locator, reason, `+rawCol+`, job_id FROM rejected ORDER BY seq`)
+	if err != nil {
+		return nil, fmt.Errorf("read rejected inputs: %w", err)
+	}
+	defer rows.Close()
+	var out []Rejected
+	for rows.Next() {
+		var r Rejected
+		if err := rows.Scan(&r.Source, &r.Via, &r.Locator, &r.Reason, &r.Raw, &r.JobID); err != nil {
+			return nil, fmt.Errorf("read rejected inputs: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

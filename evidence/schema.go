@@ -1,0 +1,131 @@
+package evidence
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// migrations build the case database, one schema version each. The case's
+// version is SQLite's user_version: the number of migrations applied. Append
+// only; never edit a migration that has been released.
+var migrations = []string{
+	// 1: evidence, jobs, checkpoints.
+	`
+CREATE TABLE meta (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+) STRICT;
+
+-- One import run. Counts are kept in the same transaction as the records.
+CREATE TABLE jobs (
+	id          INTEGER PRIMARY KEY,
+	importer    TEXT    NOT NULL,
+	source      TEXT    NOT NULL,
+	args        TEXT    NOT NULL,            -- JSON array; never credentials
+	status      TEXT    NOT NULL,            -- running, done, failed, interrupted
+	started_at  INTEGER NOT NULL,            -- unix nanoseconds, UTC
+	finished_at INTEGER,
+	new         INTEGER NOT NULL DEFAULT 0,
+	unchanged   INTEGER NOT NULL DEFAULT 0,
+	new_version INTEGER NOT NULL DEFAULT 0,
+	rejected    INTEGER NOT NULL DEFAULT 0,
+	error       TEXT    NOT NULL DEFAULT '',
+	pid         INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+-- Every version of every record, never updated.
+CREATE TABLE records (
+	seq         INTEGER PRIMARY KEY,
+	id          TEXT    NOT NULL,
+	version     INTEGER NOT NULL,
+	source      TEXT    NOT NULL,
+	via         TEXT    NOT NULL,
+	kind        TEXT    NOT NULL,
+	occurred_at INTEGER,                     -- unix nanoseconds, UTC; NULL if unknown
+	zone        TEXT    NOT NULL,
+	facts       TEXT    NOT NULL,            -- JSON
+	digest      TEXT    NOT NULL,
+	sha256      BLOB    NOT NULL,
+	raw         BLOB    NOT NULL,
+	locator     TEXT    NOT NULL,
+	job_id      INTEGER NOT NULL REFERENCES jobs(id),
+	imported_at INTEGER NOT NULL,
+	UNIQUE (id, version)
+) STRICT;
+CREATE INDEX records_source ON records(source);
+
+-- The same version of a record seen through another channel (an email read
+-- over IMAP after it came from an mbox). raw is kept when its bytes differ.
+CREATE TABLE sightings (
+	seq        INTEGER PRIMARY KEY,
+	record_seq INTEGER NOT NULL REFERENCES records(seq),
+	via        TEXT    NOT NULL,
+	locator    TEXT    NOT NULL,
+	sha256     BLOB    NOT NULL,
+	raw        BLOB,
+	job_id     INTEGER NOT NULL REFERENCES jobs(id),
+	seen_at    INTEGER NOT NULL,
+	UNIQUE (record_seq, via)
+) STRICT;
+
+-- Input that could not become a record, kept with the reason.
+CREATE TABLE rejected (
+	seq         INTEGER PRIMARY KEY,
+	source      TEXT    NOT NULL,
+	via         TEXT    NOT NULL,
+	locator     TEXT    NOT NULL,
+	reason      TEXT    NOT NULL,
+	sha256      BLOB    NOT NULL,
+	raw         BLOB    NOT NULL,
+	job_id      INTEGER NOT NULL REFERENCES jobs(id),
+	rejected_at INTEGER NOT NULL,
+	UNIQUE (source, via, locator, sha256)
+) STRICT;
+
+-- Where an importer got to, per scope it names ("stripe/charges").
+-- Written in the same transaction as the records before it.
+CREATE TABLE checkpoints (
+	key        TEXT    PRIMARY KEY,
+	value      TEXT    NOT NULL,
+	job_id     INTEGER NOT NULL REFERENCES jobs(id),
+	updated_at INTEGER NOT NULL
+) STRICT;
+`,
+}
+
+// SchemaVersion is the case schema this build writes.
+var SchemaVersion = len(migrations)
+
+// ErrNewerCase means the case was written by a newer salvage.
+var ErrNewerCase = errors.New("case written by a newer salvage")
+
+// migrate applies the migrations in steps that db has not had yet.
+func migrate(ctx context.Context, db *sql.DB, steps []string) error {
+	var have int
+	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&have); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if have > len(steps) {
+		return fmt.Errorf("%w: its schema is version %d, this salvage knows up to %d; use a newer salvage", ErrNewerCase, have, len(steps))
+	}
+	for v := have; v < len(steps); v++ {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, steps[v]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate case to schema %d: %w", v+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, v+1)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate case to schema %d: %w", v+1, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrate case to schema %d: %w", v+1, err)
+		}
+	}
+	return nil
+}
