@@ -1,0 +1,11 @@
+// Package all is the one explicit list of salvage's importers, in the order
+// `salvage import --help` shows them. There is no init() registration: an
+// importer exists for the command line when it is listed here.
+package all
+
+import "github.com/salvagehq/salvage/sources"
+
+// Importers returns a fresh instance of every importer.
+func Importers() []sources.Importer {
+	return []sources.Importer{}
+}
