@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/salvagehq/salvage/evidence"
+	"github.com/salvagehq/salvage/fixtures"
+	"github.com/salvagehq/salvage/sources/all"
+	"github.com/spf13/cobra"
+)
+
+// demoMarker marks a directory written by salvage demo, which a later demo
+// may replace.
+const demoMarker = ".salvage-demo"
+
+type demoCmd struct {
+	*app
+	out, scenario string
+}
+
+func (a *app) demoCommand() *cobra.Command {
+	c := &demoCmd{app: a}
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the whole recovery on a sample incident and show the result",
+		Long: `Run every step of a recovery on a sample incident: a car-rental company
+whose production database was deleted by a coding agent, with its Stripe
+account, fleet calendar, bookings mailbox and the agent's transcript.
+
+The demo creates a fresh case in --out, runs each step exactly as you would
+(the command lines are shown), and prints a summary. Without --scenario it
+generates the sample scenario (the one committed in fixtures/scenario) into
+--out/scenario first.
+
+A directory written by an earlier demo is replaced; any other existing
+directory is refused.`,
+		Example: `  salvage demo
+  salvage demo --scenario fixtures/scenario --out /tmp/demo`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return c.run(cmd.Context(), cmd.OutOrStdout()) },
+	}
+	cmd.Flags().StringVar(&c.out, "out", "salvage-demo", "directory for the demo's case and exports")
+	cmd.Flags().StringVar(&c.scenario, "scenario", "", "scenario directory to recover (default: generate the sample scenario)")
+	return cmd
+}
+
+// scenarioInfo is what the demo reads of a scenario: what the business would
+// tell the engineer on call. It never reads the scenario's ground truth.
+type scenarioInfo struct {
+	Business string `json:"business"`
+	Timezone string `json:"timezone"`
+	Currency string `json:"currency"`
+	Window   struct {
+		LastBackup time.Time `json:"last_backup"`
+	} `json:"window"`
+}
+
+func (c *demoCmd) run(ctx context.Context, w io.Writer) error {
+	started := c.now()
+	if err := prepareDemoDir(c.out); err != nil {
+		return err
+	}
+	scenario := c.scenario
+	if scenario == "" {
+		scenario = filepath.Join(c.out, "scenario")
+		fmt.Fprintf(w, "Generating the sample scenario into %s\n", scenario)
+		if _, err := fixtures.Generate(fixtures.Config{Seed: 1, Bookings: fixtures.DefaultBookings, Out: scenario}); err != nil {
+			return fmt.Errorf("generate scenario: %w", err)
+		}
+	}
+	info, err := readScenario(scenario)
+	if err != nil {
+		return err
+	}
+	caseDir := filepath.Join(c.out, "case")
+	loc, _ := time.LoadLocation(info.Timezone)
+	fmt.Fprintf(w, "salvage demo: %s (%s). The database was lost; the newest backup is from %s.\n\n",
+		info.Business, info.Timezone, showTime(info.Window.LastBackup, loc))
+
+	steps := []struct {
+		title string
+		args  []string
+	}{
+		{"Create the case", []string{"init", "--timezone", info.Timezone, "--currency", info.Currency,
+			"--last-backup", info.Window.LastBackup.UTC().Format(time.RFC3339)}},
+		{"Check the evidence is what was imported", []string{"verify"}},
+	}
+	for i, st := range steps {
+		args := append([]string{"--case", caseDir}, st.args...)
+		fmt.Fprintf(w, "%d. %s\n   $ salvage %s\n", i+1, st.title, strings.Join(args, " "))
+		out := &indent{w: w, prefix: "     "}
+		code := run(ctx, args, env{stdout: out, stderr: c.stderr, getenv: c.getenv})
+		out.flush()
+		if code != exitOK && code != exitPartial {
+			if code == exitInterrupted {
+				return context.Canceled
+			}
+			return fmt.Errorf("demo step %q failed (exit %d)", st.title, code)
+		}
+	}
+
+	s, err := evidence.Open(ctx, caseDir, evidence.Options{})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	st, err := s.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nSummary\n")
+	var parts []string
+	for _, src := range evidence.Sources {
+		parts = append(parts, fmt.Sprintf("%s %s", src, count(st.Records[src])))
+	}
+	fmt.Fprintf(w, "  evidence   %s\n", strings.Join(parts, " · "))
+	if len(all.Importers()) == 0 {
+		fmt.Fprintf(w, "  importers  none in this build yet, so the case stays empty\n")
+	}
+	fmt.Fprintf(w, "  case       %s\n", caseDir)
+	fmt.Fprintf(w, "  scenario   %s\n", scenario)
+	fmt.Fprintf(w, "  took       %s\n", c.now().Sub(started).Round(100*time.Millisecond))
+	fmt.Fprintf(w, "\nLook around: salvage --case %s status\n", caseDir)
+	return nil
+}
+
+// prepareDemoDir empties dir if an earlier demo wrote it, creates it if
+// missing, and refuses any other existing, non-empty directory.
+func prepareDemoDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return err
+	case len(entries) == 0:
+	default:
+		if _, err := os.Stat(filepath.Join(dir, demoMarker)); err != nil {
+			return usagef("%s exists and was not written by salvage demo; choose another --out", dir)
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("replace the earlier demo: %w", err)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, demoMarker), []byte("written by salvage demo; the next demo replaces this directory\n"), 0o600)
+}
+
+func readScenario(dir string) (scenarioInfo, error) {
+	var info scenarioInfo
+	b, err := os.ReadFile(filepath.Join(dir, "scenario.json"))
+	if err != nil {
+		return info, fmt.Errorf("read scenario: %w (is %s a scenario directory?)", err, dir)
+	}
+	if err := json.Unmarshal(b, &info); err != nil {
+		return info, fmt.Errorf("read %s: %w", filepath.Join(dir, "scenario.json"), err)
+	}
+	if _, err := time.LoadLocation(info.Timezone); err != nil || info.Timezone == "" || info.Window.LastBackup.IsZero() {
+		return info, fmt.Errorf("%s: want timezone and last_backup", filepath.Join(dir, "scenario.json"))
+	}
+	return info, nil
+}
+
+// indent prefixes every line written through it.
+type indent struct {
+	w      io.Writer
+	prefix string
+	buf    bytes.Buffer
+}
+
+func (i *indent) Write(p []byte) (int, error) {
+	i.buf.Write(p)
+	for {
+		line, err := i.buf.ReadBytes('\n')
+		if err != nil {
+			i.buf.Write(line) // incomplete: keep for later
+			return len(p), nil
+		}
+		if _, err := fmt.Fprintf(i.w, "%s%s", i.prefix, line); err != nil {
+			return 0, err
+		}
+	}
+}
+
+func (i *indent) flush() {
+	if i.buf.Len() > 0 {
+		fmt.Fprintf(i.w, "%s%s\n", i.prefix, i.buf.Bytes())
+		i.buf.Reset()
+	}
+}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/salvagehq/salvage/evidence"
+	"github.com/spf13/cobra"
+)
+
+// statusJSON is the stable shape of `salvage status --json`.
+type statusJSON struct {
+	Case          string                     `json:"case"`
+	SchemaVersion int                        `json:"schema_version"`
+	Timezone      string                     `json:"timezone"`
+	LastBackup    *time.Time                 `json:"last_backup"`
+	IncidentAt    *time.Time                 `json:"incident_at"`
+	Evidence      map[evidence.Source]int64  `json:"evidence"`
+	Versions      map[evidence.Source]int64  `json:"versions"`
+	Sightings     map[evidence.Source]int64  `json:"sightings"`
+	Rejected      map[evidence.Source]int64  `json:"rejected"`
+	Jobs          []jobJSON                  `json:"jobs"`
+	RejectedInput []rejectedJSON             `json:"rejected_inputs"`
+	Checkpoints   map[string]json.RawMessage `json:"-"`
+}
+
+type jobJSON struct {
+	ID         int64              `json:"id"`
+	Importer   string             `json:"importer"`
+	Source     evidence.Source    `json:"source"`
+	Args       []string           `json:"args"`
+	Status     evidence.JobStatus `json:"status"`
+	StartedAt  time.Time          `json:"started_at"`
+	FinishedAt *time.Time         `json:"finished_at"`
+	evidence.Counts
+	Error string `json:"error"`
+}
+
+type rejectedJSON struct {
+	Source  evidence.Source `json:"source"`
+	Via     string          `json:"via"`
+	Locator string          `json:"locator"`
+	Reason  string          `json:"reason"`
+	Job     int64           `json:"job"`
+}
+
+type statusCmd struct {
+	*app
+	json bool
+}
+
+func (a *app) statusCommand() *cobra.Command {
+	c := &statusCmd{app: a}
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show what the case holds: evidence by source, import jobs, rejected input",
+		Long: `Show what the case holds: evidence records by source, every import job
+with its counts (new, unchanged, new version, rejected) and state, and the
+inputs that could not be read, with the reason.
+
+--json prints the same as one JSON object, a stable interface:
+  {"evidence": {"stripe": N, "calendar": N, "mail": N, "transcript": N},
+   "jobs": [{"id", "importer", "source", "args", "status", "started_at",
+             "finished_at", "new", "unchanged", "new_version", "rejected",
+             "error"}, ...], ...}`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return c.run(cmd) },
+	}
+	cmd.Flags().BoolVar(&c.json, "json", false, "print JSON")
+	return cmd
+}
+
+func (c *statusCmd) run(cmd *cobra.Command) error {
+	ctx := cmd.Context()
+	s, err := c.openCase(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	st, err := s.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	jobs, err := s.Jobs(ctx)
+	if err != nil {
+		return err
+	}
+	rejected, err := s.RejectedInputs(ctx, false)
+	if err != nil {
+		return err
+	}
+	cfg := s.Config()
+	out := statusJSON{
+		Case: s.Dir(), SchemaVersion: evidence.SchemaVersion, Timezone: cfg.Case.Timezone,
+		LastBackup: timePtr(cfg.Case.LastBackup), IncidentAt: timePtr(cfg.Case.IncidentAt),
+		Evidence: st.Records, Versions: st.Versions, Sightings: st.Sightings, Rejected: st.Rejected,
+		Jobs: []jobJSON{}, RejectedInput: []rejectedJSON{},
+	}
+	for _, j := range jobs {
+		out.Jobs = append(out.Jobs, jobJSON{ID: j.ID, Importer: j.Importer, Source: j.Source, Args: j.Args, Status: j.Status,
+			StartedAt: j.StartedAt, FinishedAt: timePtr(j.FinishedAt), Counts: j.Counts, Error: j.Error})
+	}
+	for _, r := range rejected {
+		out.RejectedInput = append(out.RejectedInput, rejectedJSON{Source: r.Source, Via: r.Via, Locator: r.Locator, Reason: r.Reason, Job: r.JobID})
+	}
+	if c.json {
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	c.printText(cmd, out, cfg.Location())
+	return nil
+}
+
+func (c *statusCmd) printText(cmd *cobra.Command, st statusJSON, loc *time.Location) {
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "Case %s\n", st.Case)
+	fmt.Fprintf(w, "  time zone    %s\n", st.Timezone)
+	for _, t := range []struct {
+		name string
+		at   *time.Time
+	}{{"last backup", st.LastBackup}, {"incident", st.IncidentAt}} {
+		if t.at == nil {
+			fmt.Fprintf(w, "  %-12s unknown\n", t.name)
+		} else {
+			fmt.Fprintf(w, "  %-12s %s\n", t.name, showTime(*t.at, loc))
+		}
+	}
+	fmt.Fprintln(w, "\nEvidence")
+	fmt.Fprintf(w, "  %-12s %9s %9s %9s\n", "source", "records", "versions", "rejected")
+	for _, src := range evidence.Sources {
+		fmt.Fprintf(w, "  %-12s %9s %9s %9s\n", src, count(st.Evidence[src]), count(st.Versions[src]), count(st.Rejected[src]))
+	}
+
+	fmt.Fprintln(w, "\nImport jobs")
+	if len(st.Jobs) == 0 {
+		fmt.Fprintln(w, "  none yet: see salvage import --help")
+	} else {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  #\timporter\tstatus\tstarted\ttook\tnew\tunchanged\tnew version\trejected")
+		for _, j := range st.Jobs {
+			took := "-"
+			if j.FinishedAt != nil {
+				took = j.FinishedAt.Sub(j.StartedAt).Round(time.Second / 10).String()
+			}
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Importer, j.Status, showTime(j.StartedAt, loc), took,
+				count(j.New), count(j.Unchanged), count(j.NewVersion), count(j.Rejected))
+		}
+		tw.Flush()
+		for _, j := range st.Jobs {
+			if j.Error != "" {
+				fmt.Fprintf(w, "  job %d: %s\n", j.ID, j.Error)
+			}
+		}
+	}
+	if n := len(st.RejectedInput); n > 0 {
+		fmt.Fprintf(w, "\nRejected input (%d, kept in the case)\n", n)
+		const show = 20
+		for i, r := range st.RejectedInput {
+			if i == show {
+				fmt.Fprintf(w, "  … and %d more (salvage status --json lists all)\n", n-show)
+				break
+			}
+			fmt.Fprintf(w, "  %s %s %s: %s\n", r.Source, r.Via, r.Locator, oneLine(r.Reason))
+		}
+	}
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 160 {
+		s = s[:157] + "..."
+	}
+	return s
+}
