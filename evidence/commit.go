@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -86,17 +87,14 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, job *Job, b *Batch) (Cou
 				digest = hex.EncodeToString(sum[:])
 			}
 			h := known[r.ID]
-			var same *version
-			if h != nil {
-				same = h.versions[digest]
-			}
+			same := h.find(digest)
 			switch {
 			case same != nil:
 				// The content of a stored version (not always the newest:
 				// an old export read after the API): nothing to store, but
 				// note a channel it had not come through.
 				c.Unchanged++
-				if !same.vias[r.Via] {
+				if !slices.Contains(same.vias, r.Via) {
 					var raw []byte
 					if same.sum != sum {
 						raw = r.Raw
@@ -104,12 +102,12 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, job *Job, b *Batch) (Cou
 					if _, err := sight.ExecContext(ctx, same.seq, r.Via, r.Locator, sum[:], raw, job.ID, now); err != nil {
 						return c, fmt.Errorf("record sighting of %s: %w", r.ID, err)
 					}
-					same.vias[r.Via] = true
+					same.vias = append(same.vias, r.Via)
 				}
 				continue
 			case h == nil:
 				c.New++
-				h = &history{versions: map[string]*version{}}
+				h = &history{}
 				known[r.ID] = h
 			default:
 				c.NewVersion++
@@ -133,7 +131,7 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, job *Job, b *Batch) (Cou
 			}
 			// A later arrival of the same id in this batch compares with this one.
 			h.latest++
-			h.versions[digest] = &version{seq: seq, sum: sum, vias: map[string]bool{r.Via: true}}
+			h.versions = append(h.versions, &version{digest: digest, seq: seq, sum: sum, vias: []string{r.Via}})
 		}
 	}
 	if len(b.Rejected) > 0 {
@@ -172,13 +170,27 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, job *Job, b *Batch) (Cou
 // history is what commit needs to know of the stored versions of an id.
 type history struct {
 	latest   int
-	versions map[string]*version // by digest
+	versions []*version
 }
 
 type version struct {
-	seq  int64
-	sum  [32]byte
-	vias map[string]bool // the record's own via and its sightings
+	digest string
+	seq    int64
+	sum    [32]byte
+	vias   []string // the record's own via and its sightings
+}
+
+// find returns the stored version with digest, or nil.
+func (h *history) find(digest string) *version {
+	if h == nil {
+		return nil
+	}
+	for _, v := range h.versions {
+		if v.digest == digest {
+			return v
+		}
+	}
+	return nil
 }
 
 // latestVersions looks up, in one query, the stored versions of every id in
@@ -202,29 +214,27 @@ func latestVersions(ctx context.Context, tx *sql.Tx, recs []Record) (map[string]
 	known := make(map[string]*history, len(recs))
 	for rows.Next() {
 		var (
-			id, digest, via string
-			n               int
-			sum             []byte
-			seen            sql.NullString
-			v               = &version{vias: map[string]bool{}}
+			id, via string
+			n       int
+			sum     []byte
+			seen    sql.NullString
 		)
-		if err := rows.Scan(&v.seq, &id, &n, &digest, &via, &sum, &seen); err != nil {
+		v := &version{}
+		if err := rows.Scan(&v.seq, &id, &n, &v.digest, &via, &sum, &seen); err != nil {
 			return nil, fmt.Errorf("look up stored versions: %w", err)
 		}
 		copy(v.sum[:], sum)
-		v.vias[via] = true
+		v.vias = []string{via}
 		if seen.Valid {
-			for _, s := range strings.Split(seen.String, "\x00") {
-				v.vias[s] = true
-			}
+			v.vias = append(v.vias, strings.Split(seen.String, "\x00")...)
 		}
 		h := known[id]
 		if h == nil {
-			h = &history{versions: map[string]*version{}}
+			h = &history{}
 			known[id] = h
 		}
 		h.latest = max(h.latest, n)
-		h.versions[digest] = v
+		h.versions = append(h.versions, v)
 	}
 	return known, rows.Err()
 }
