@@ -3,7 +3,6 @@ package evidence
 import (
 	"context"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -23,10 +22,18 @@ type Batch struct {
 	Records     []Record
 	Rejected    []Rejected
 	Checkpoints []Checkpoint
+	// Ignored counts objects read and deliberately not stored, by reason.
+	Ignored map[string]int64
 }
 
 // Len is the number of inputs in b.
-func (b *Batch) Len() int { return len(b.Records) + len(b.Rejected) }
+func (b *Batch) Len() int {
+	n := len(b.Records) + len(b.Rejected)
+	for _, c := range b.Ignored {
+		n += int(c)
+	}
+	return n
+}
 
 // Commit stores b for job in one transaction: every record (as new, as a new
 // version of a known id, or as nothing at all when unchanged), every rejected
@@ -38,17 +45,28 @@ func (b *Batch) Len() int { return len(b.Records) + len(b.Rejected) }
 // second time and counts its records as unchanged.
 func (s *Store) Commit(ctx context.Context, job *Job, b Batch) (Counts, error) {
 	for i := range b.Records {
-		if err := b.Records[i].Validate(); err != nil {
-			return Counts{}, fmt.Errorf("commit: %w", err)
+		r := &b.Records[i]
+		if r.factsJSON == nil { // not prepared, so not validated either
+			if err := r.Prepare(); err != nil {
+				return Counts{}, fmt.Errorf("commit: %w", err)
+			}
 		}
+	}
+	pack, err := s.openPack(job)
+	if err != nil {
+		return Counts{}, fmt.Errorf("commit: %w", err)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return Counts{}, fmt.Errorf("commit: %w", err)
 	}
 	defer tx.Rollback()
-	c, err := s.commit(ctx, tx, job, &b)
+	c, err := s.commit(ctx, tx, job, pack, &b)
 	if err != nil {
+		return Counts{}, fmt.Errorf("commit: %w", err)
+	}
+	// The bytes are durable before any row refers to them.
+	if err := pack.sync(); err != nil {
 		return Counts{}, fmt.Errorf("commit: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -58,7 +76,7 @@ func (s *Store) Commit(ctx context.Context, job *Job, b Batch) (Counts, error) {
 	return c, nil
 }
 
-func (s *Store) commit(ctx context.Context, tx *sql.Tx, job *Job, b *Batch) (Counts, error) {
+func (s *Store) commit(ctx context.Context, tx *sql.Tx, job *Job, pack *packWriter, b *Batch) (Counts, error) {
 	var c Counts
 	now := s.nowNanos()
 	if len(b.Records) > 0 {
@@ -67,13 +85,13 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, job *Job, b *Batch) (Cou
 			return c, err
 		}
 		insert, err := tx.PrepareContext(ctx, `INSERT INTO records(id, version, source, via, kind, occurred_at, zone,
-			facts, digest, sha256, raw, locator, job_id, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			facts, digest, sha256, raw_pack, raw_off, raw_len, locator, job_id, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return c, err
 		}
 		defer insert.Close()
-		sight, err := tx.PrepareContext(ctx, `INSERT INTO sightings(record_seq, via, locator, sha256, raw, job_id, seen_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (record_seq, via) DO NOTHING`)
+		sight, err := tx.PrepareContext(ctx, `INSERT INTO sightings(record_seq, via, locator, sha256, raw_pack, raw_off, raw_len, job_id, seen_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (record_seq, via) DO NOTHING`)
 		if err != nil {
 			return c, err
 		}
@@ -81,11 +99,7 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, job *Job, b *Batch) (Cou
 
 		for i := range b.Records {
 			r := &b.Records[i]
-			sum := Hash(r.Raw)
-			digest := r.Digest
-			if digest == "" {
-				digest = hex.EncodeToString(sum[:])
-			}
+			sum, digest := r.SHA256, r.Digest
 			h := known[r.ID]
 			same := h.find(digest)
 			switch {
@@ -95,11 +109,16 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, job *Job, b *Batch) (Cou
 				// note a channel it had not come through.
 				c.Unchanged++
 				if !slices.Contains(same.vias, r.Via) {
-					var raw []byte
+					// Bytes that differ from the record's are kept too.
+					var packName, off, n any
 					if same.sum != sum {
-						raw = r.Raw
+						o, err := pack.add(r.Raw)
+						if err != nil {
+							return c, err
+						}
+						packName, off, n = pack.name, o, len(r.Raw)
 					}
-					if _, err := sight.ExecContext(ctx, same.seq, r.Via, r.Locator, sum[:], raw, job.ID, now); err != nil {
+					if _, err := sight.ExecContext(ctx, same.seq, r.Via, r.Locator, sum[:], packName, off, n, job.ID, now); err != nil {
 						return c, fmt.Errorf("record sighting of %s: %w", r.ID, err)
 					}
 					same.vias = append(same.vias, r.Via)
@@ -112,16 +131,16 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, job *Job, b *Batch) (Cou
 			default:
 				c.NewVersion++
 			}
-			facts, err := json.Marshal(r.Facts.normalize())
-			if err != nil {
-				return c, fmt.Errorf("encode facts of %s: %w", r.ID, err)
-			}
 			var occurred any
 			if !r.OccurredAt.IsZero() {
 				occurred = r.OccurredAt.UTC().UnixNano()
 			}
+			off, err := pack.add(r.Raw)
+			if err != nil {
+				return c, err
+			}
 			res, err := insert.ExecContext(ctx, r.ID, h.latest+1, string(r.Source), r.Via, r.Kind, occurred, r.Zone,
-				string(facts), digest, sum[:], r.Raw, r.Locator, job.ID, now)
+				string(r.factsJSON), digest, sum[:], pack.name, off, len(r.Raw), r.Locator, job.ID, now)
 			if err != nil {
 				return c, fmt.Errorf("store %s: %w", r.ID, err)
 			}
@@ -135,22 +154,32 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, job *Job, b *Batch) (Cou
 		}
 	}
 	if len(b.Rejected) > 0 {
-		rej, err := tx.PrepareContext(ctx, `INSERT INTO rejected(source, via, locator, reason, sha256, raw, job_id, rejected_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, via, locator, sha256) DO NOTHING`)
+		rej, err := tx.PrepareContext(ctx, `INSERT INTO rejected(source, via, locator, reason, sha256, raw_pack, raw_off, raw_len, job_id, rejected_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, via, locator, sha256) DO NOTHING`)
 		if err != nil {
 			return c, err
 		}
 		defer rej.Close()
 		for _, r := range b.Rejected {
-			raw := r.Raw
-			if raw == nil {
-				raw = []byte{}
-			}
-			sum := Hash(raw)
-			if _, err := rej.ExecContext(ctx, string(r.Source), r.Via, r.Locator, r.Reason, sum[:], raw, job.ID, now); err != nil {
+			c.Rejected++
+			sum := Hash(r.Raw)
+			// The same bad input rejected again is counted, not stored again.
+			var known int
+			err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM rejected WHERE source = ? AND via = ? AND locator = ? AND sha256 = ?`,
+				string(r.Source), r.Via, r.Locator, sum[:]).Scan(&known)
+			if err != nil {
 				return c, fmt.Errorf("store rejected input %s: %w", r.Locator, err)
 			}
-			c.Rejected++
+			if known > 0 {
+				continue
+			}
+			off, err := pack.add(r.Raw)
+			if err != nil {
+				return c, err
+			}
+			if _, err := rej.ExecContext(ctx, string(r.Source), r.Via, r.Locator, r.Reason, sum[:], pack.name, off, len(r.Raw), job.ID, now); err != nil {
+				return c, fmt.Errorf("store rejected input %s: %w", r.Locator, err)
+			}
 		}
 	}
 	for _, cp := range b.Checkpoints {
@@ -160,8 +189,29 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, job *Job, b *Batch) (Cou
 			return c, fmt.Errorf("save checkpoint %s: %w", cp.Key, err)
 		}
 	}
+	if len(b.Ignored) > 0 {
+		var stored string
+		if err := tx.QueryRowContext(ctx, `SELECT ignored_reasons FROM jobs WHERE id = ?`, job.ID).Scan(&stored); err != nil {
+			return c, fmt.Errorf("read ignored counts: %w", err)
+		}
+		reasons := map[string]int64{}
+		if err := json.Unmarshal([]byte(stored), &reasons); err != nil {
+			return c, fmt.Errorf("read ignored counts: %w", err)
+		}
+		for reason, n := range b.Ignored {
+			reasons[reason] += n
+			c.Ignored += n
+		}
+		merged, err := json.Marshal(reasons)
+		if err != nil {
+			return c, err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE jobs SET ignored_reasons = ? WHERE id = ?`, string(merged), job.ID); err != nil {
+			return c, fmt.Errorf("update ignored counts: %w", err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `UPDATE jobs SET new = new + ?, unchanged = unchanged + ?, new_version = new_version + ?,
-		rejected = rejected + ? WHERE id = ?`, c.New, c.Unchanged, c.NewVersion, c.Rejected, job.ID); err != nil {
+		rejected = rejected + ?, ignored = ignored + ? WHERE id = ?`, c.New, c.Unchanged, c.NewVersion, c.Rejected, c.Ignored, job.ID); err != nil {
 		return c, fmt.Errorf("update job counts: %w", err)
 	}
 	return c, nil

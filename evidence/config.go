@@ -17,7 +17,55 @@ const ConfigFile = "salvage.toml"
 
 // Config is a case's salvage.toml.
 type Config struct {
-	Case CaseConfig `toml:"case"`
+	Case   CaseConfig   `toml:"case"`
+	Stripe StripeConfig `toml:"stripe"`
+	// Rules extract booking facts from free text (email subject and body,
+	// calendar title and description, Stripe description). A case's rules
+	// are tried before the built-in ones, in order.
+	Rules []RuleConfig `toml:"rules"`
+}
+
+// StripeConfig is the [stripe] section.
+type StripeConfig struct {
+	// MetadataKeys are the metadata keys that may hold a booking reference,
+	// tried in order.
+	MetadataKeys []string `toml:"metadata_keys"`
+}
+
+// DefaultMetadataKeys are the metadata keys tried when a case names none.
+var DefaultMetadataKeys = []string{"booking_id", "booking_ref", "booking", "reservation_id", "reservation", "order_id", "reference"}
+
+// RuleConfig is one [[rules]] entry: where it applies, the patterns whose
+// named groups become facts, how to read dates, and the status a match
+// implies. sources/extract compiles and applies it.
+type RuleConfig struct {
+	// Name identifies the rule in provenance and in `salvage rules test`.
+	Name string `toml:"name"`
+	// Sources it applies to ("mail", "calendar", "stripe"); empty: all.
+	Sources []string `toml:"sources"`
+	// From and Subject are regular expressions the sender and the subject
+	// (or calendar title) must match; empty: any.
+	From    string `toml:"from"`
+	Subject string `toml:"subject"`
+	// Patterns are regular expressions with named groups: ref, name, email,
+	// phone, item, start, end, amount, currency.
+	Patterns []string `toml:"patterns"`
+	// DateLayouts are Go time layouts for start and end ("02/01/2006 15:04");
+	// DateOrder says how to read numeric dates no layout fits: "day-first"
+	// or "month-first".
+	DateLayouts []string `toml:"date_layouts"`
+	DateOrder   string   `toml:"date_order"`
+	// Status is what a match implies: requested, confirmed, changed,
+	// cancelled, paid, refunded.
+	Status string `toml:"status"`
+}
+
+// MetadataKeys returns the case's Stripe metadata keys, or the defaults.
+func (c Config) MetadataKeys() []string {
+	if len(c.Stripe.MetadataKeys) > 0 {
+		return c.Stripe.MetadataKeys
+	}
+	return DefaultMetadataKeys
 }
 
 // CaseConfig is the [case] section: facts about the business and the loss.
@@ -58,6 +106,23 @@ func (c Config) Validate() error {
 	if lb, in := c.Case.LastBackup, c.Case.IncidentAt; !lb.IsZero() && !in.IsZero() && !lb.Before(in) {
 		errs = append(errs, fmt.Errorf("case.last_backup (%s) is not before case.incident_at (%s)",
 			lb.UTC().Format(time.RFC3339), in.UTC().Format(time.RFC3339)))
+	}
+	for i, r := range c.Rules {
+		name := fmt.Sprintf("rules[%d]", i)
+		if r.Name != "" {
+			name = fmt.Sprintf("rules[%d] (%s)", i, r.Name)
+		}
+		for _, src := range r.Sources {
+			if !Source(src).Valid() {
+				errs = append(errs, fmt.Errorf("%s.sources: unknown source %q (want stripe, calendar, mail)", name, src))
+			}
+		}
+		if !Status(r.Status).Valid() {
+			errs = append(errs, fmt.Errorf("%s.status %q: want one of %v", name, r.Status, Statuses))
+		}
+		if o := r.DateOrder; o != "" && o != "day-first" && o != "month-first" {
+			errs = append(errs, fmt.Errorf("%s.date_order %q: want day-first or month-first", name, o))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -111,6 +176,32 @@ timezone = {{quote .Timezone}}
 
 # ISO 4217 currency for amounts whose source does not give one.
 {{if eq .Currency ""}}# currency = "EUR"{{else}}currency = {{quote .Currency}}{{end}}
+
+# Stripe metadata keys that may hold a booking reference, tried in order.
+# The default list is below; set your own keys to replace it.
+# [stripe]
+# metadata_keys = ["booking_id", "booking_ref", "booking", "reservation_id", "reservation", "order_id", "reference"]
+
+# Extraction rules: how to read booking facts from free text (email subject
+# and body, calendar title and description, Stripe description). Your rules
+# are tried first, in order, then the built-in ones (labelled English
+# confirmations: "Booking reference: …", "Pick-up: …", "Total: €…").
+# Patterns are regular expressions whose named groups become facts: ref,
+# name, email, phone, item, start, end, amount, currency.
+#
+# [[rules]]
+# name = "Portuguese confirmation"
+# sources = ["mail", "calendar"]
+# from = '@atlantico-carhire\.example$'
+# subject = '(?i)reserva.*confirmada'
+# patterns = [
+#   '(?i)Refer[êe]ncia da reserva:\s*(?P<ref>\S+)',
+#   '(?i)Levantamento:\s*(?P<start>\d{2}/\d{2}/\d{4} \d{2}:\d{2})',
+#   '(?i)Total:\s*(?P<amount>[0-9.,]+\s*€)',
+# ]
+# date_layouts = ["02/01/2006 15:04"]
+# date_order = "day-first"
+# status = "confirmed"
 `))
 
 // Marshal renders c as a commented salvage.toml.
@@ -118,6 +209,21 @@ func (c Config) Marshal() ([]byte, error) {
 	var b bytes.Buffer
 	if err := configTemplate.Execute(&b, c.Case); err != nil {
 		return nil, err
+	}
+	// The template writes [case] and the commented defaults; sections the
+	// case has set are written after it.
+	rest := struct {
+		Stripe *StripeConfig `toml:"stripe,omitempty"`
+		Rules  []RuleConfig  `toml:"rules,omitempty"`
+	}{Rules: c.Rules}
+	if len(c.Stripe.MetadataKeys) > 0 {
+		rest.Stripe = &c.Stripe
+	}
+	if rest.Stripe != nil || len(rest.Rules) > 0 {
+		b.WriteString("\n# Set for this case:\n")
+		if err := toml.NewEncoder(&b).Encode(rest); err != nil {
+			return nil, err
+		}
 	}
 	return b.Bytes(), nil
 }

@@ -3,6 +3,7 @@ package evidence
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,9 @@ func TestConfigRoundTrip(t *testing.T) {
 		{Case: CaseConfig{Timezone: "Europe/Lisbon", Currency: "EUR",
 			LastBackup: time.Date(2026, 8, 20, 2, 0, 0, 0, time.UTC), IncidentAt: time.Date(2026, 11, 18, 14, 23, 5, 0, time.UTC)}},
 		{Case: CaseConfig{Timezone: "America/New_York", LastBackup: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}},
+		{Case: CaseConfig{Timezone: "UTC"}, Stripe: StripeConfig{MetadataKeys: []string{"reserva"}},
+			Rules: []RuleConfig{{Name: "pt", Sources: []string{"mail"}, Subject: `(?i)reserva`, Patterns: []string{`Ref: (?P<ref>\S+)`, `'quoted'`},
+				DateLayouts: []string{"02/01/2006 15:04"}, DateOrder: "day-first", Status: "confirmed"}}},
 	}
 	for _, want := range tests {
 		dir := t.TempDir()
@@ -26,7 +30,7 @@ func TestConfigRoundTrip(t *testing.T) {
 		if err != nil || len(warnings) > 0 {
 			t.Fatalf("load what Marshal wrote: %v %v\n%s", err, warnings, b)
 		}
-		if got != want {
+		if !reflect.DeepEqual(got, want) {
 			t.Errorf("round trip:\n got %+v\nwant %+v", got, want)
 		}
 	}
@@ -38,6 +42,9 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"[case]\ntimezone = \"UTC\"\ncurrency = \"euro\"\n", "case.currency"},
 		{"[case]\ntimezone = \"UTC\"\nlast_backup = 2026-11-20T00:00:00Z\nincident_at = 2026-11-18T00:00:00Z\n", "case.last_backup"},
 		{"[case\n", "salvage.toml"},
+		{"[case]\ntimezone = \"UTC\"\n[[rules]]\nname = \"x\"\nstatus = \"done\"\n", "rules[0] (x).status"},
+		{"[case]\ntimezone = \"UTC\"\n[[rules]]\nsources = [\"fax\"]\n", "rules[0].sources"},
+		{"[case]\ntimezone = \"UTC\"\n[[rules]]\ndate_order = \"yyyy\"\n", "date_order"},
 	}
 	for _, tt := range tests {
 		dir := t.TempDir()

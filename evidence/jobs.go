@@ -36,16 +36,19 @@ type Counts struct {
 	NewVersion int64 `json:"new_version"`
 	// Rejected: input that could not become a record, kept with its reason.
 	Rejected int64 `json:"rejected"`
+	// Ignored: objects read and deliberately not stored (a test-mode object
+	// in a live import), by reason.
+	Ignored int64 `json:"ignored"`
 }
 
 // Add returns c + d.
 func (c Counts) Add(d Counts) Counts {
 	return Counts{New: c.New + d.New, Unchanged: c.Unchanged + d.Unchanged,
-		NewVersion: c.NewVersion + d.NewVersion, Rejected: c.Rejected + d.Rejected}
+		NewVersion: c.NewVersion + d.NewVersion, Rejected: c.Rejected + d.Rejected, Ignored: c.Ignored + d.Ignored}
 }
 
 // Total is the number of inputs counted.
-func (c Counts) Total() int64 { return c.New + c.Unchanged + c.NewVersion + c.Rejected }
+func (c Counts) Total() int64 { return c.New + c.Unchanged + c.NewVersion + c.Rejected + c.Ignored }
 
 // Job is one import run.
 type Job struct {
@@ -57,9 +60,12 @@ type Job struct {
 	StartedAt  time.Time
 	FinishedAt time.Time // zero while running
 	Counts     Counts
-	Error      string
+	// IgnoredReasons counts Counts.Ignored by reason.
+	IgnoredReasons map[string]int64
+	Error          string
 
 	lock *os.File
+	pack *packWriter // the job's raw bytes, opened by its first commit
 }
 
 var errLocked = errors.New("locked")
@@ -130,6 +136,10 @@ func (s *Store) FinishJob(ctx context.Context, job *Job, status JobStatus, cause
 }
 
 func (s *Store) unlock(job *Job) {
+	if job.pack != nil {
+		job.pack.close()
+		job.pack = nil
+	}
 	if job.lock != nil {
 		os.Remove(job.lock.Name())
 		job.lock.Close()
@@ -191,7 +201,7 @@ func (s *Store) markStaleJobs(ctx context.Context) error {
 // Jobs returns every job, oldest first.
 func (s *Store) Jobs(ctx context.Context) ([]Job, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, importer, source, args, status, started_at, finished_at,
-		new, unchanged, new_version, rejected, error FROM jobs ORDER BY id`)
+		new, unchanged, new_version, rejected, ignored, ignored_reasons, error FROM jobs ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}
@@ -199,15 +209,18 @@ func (s *Store) Jobs(ctx context.Context) ([]Job, error) {
 	var jobs []Job
 	for rows.Next() {
 		var j Job
-		var args string
+		var args, reasons string
 		var started int64
 		var finished sql.NullInt64
 		if err := rows.Scan(&j.ID, &j.Importer, &j.Source, &args, &j.Status, &started, &finished,
-			&j.Counts.New, &j.Counts.Unchanged, &j.Counts.NewVersion, &j.Counts.Rejected, &j.Error); err != nil {
+			&j.Counts.New, &j.Counts.Unchanged, &j.Counts.NewVersion, &j.Counts.Rejected, &j.Counts.Ignored, &reasons, &j.Error); err != nil {
 			return nil, fmt.Errorf("list jobs: %w", err)
 		}
 		if err := json.Unmarshal([]byte(args), &j.Args); err != nil {
 			return nil, fmt.Errorf("job %d args: %w", j.ID, err)
+		}
+		if err := json.Unmarshal([]byte(reasons), &j.IgnoredReasons); err != nil {
+			return nil, fmt.Errorf("job %d ignored reasons: %w", j.ID, err)
 		}
 		j.StartedAt = time.Unix(0, started).UTC()
 		if finished.Valid {

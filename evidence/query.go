@@ -83,10 +83,6 @@ type Query struct {
 // same case always yields the same sequence.
 func (s *Store) Records(ctx context.Context, q Query) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
-		rawCol := "NULL"
-		if q.WithRaw {
-			rawCol = "raw"
-		}
 		var where []string
 		var args []any
 		if len(q.Sources) > 0 {
@@ -98,7 +94,7 @@ func (s *Store) Records(ctx context.Context, q Query) iter.Seq2[Record, error] {
 		if !q.AllVersions {
 			where = append(where, "version = (SELECT MAX(version) FROM records m WHERE m.id = records.id)")
 		}
-		stmt := `SELECT id, version, source, via, kind, occurred_at, zone, facts, digest, sha256, ` + rawCol + `, locator, job_id, imported_at FROM records`
+		stmt := `SELECT id, version, source, via, kind, occurred_at, zone, facts, digest, sha256, raw_pack, raw_off, raw_len, locator, job_id, imported_at FROM records`
 		if len(where) > 0 {
 			stmt += " WHERE " + strings.Join(where, " AND ")
 		}
@@ -111,16 +107,25 @@ func (s *Store) Records(ctx context.Context, q Query) iter.Seq2[Record, error] {
 		defer rows.Close()
 		for rows.Next() {
 			var (
-				r        Record
-				occurred sql.NullInt64
-				facts    string
-				sum      []byte
-				imported int64
+				r         Record
+				occurred  sql.NullInt64
+				facts     string
+				sum       []byte
+				imported  int64
+				pack      string
+				off, size int64
 			)
 			if err := rows.Scan(&r.ID, &r.Version, &r.Source, &r.Via, &r.Kind, &occurred, &r.Zone, &facts, &r.Digest,
-				&sum, &r.Raw, &r.Locator, &r.JobID, &imported); err != nil {
+				&sum, &pack, &off, &size, &r.Locator, &r.JobID, &imported); err != nil {
 				yield(Record{}, fmt.Errorf("read records: %w", err))
 				return
+			}
+			if q.WithRaw {
+				var err error
+				if r.Raw, err = s.raw.read(pack, off, size); err != nil {
+					yield(Record{}, fmt.Errorf("record %s v%d: %w", r.ID, r.Version, err))
+					return
+				}
 			}
 			if occurred.Valid {
 				r.OccurredAt = time.Unix(0, occurred.Int64).UTC()
@@ -144,20 +149,25 @@ func (s *Store) Records(ctx context.Context, q Query) iter.Seq2[Record, error] {
 // RejectedInputs returns every rejected input, oldest first, without raw
 // bytes unless withRaw.
 func (s *Store) RejectedInputs(ctx context.Context, withRaw bool) ([]Rejected, error) {
-	rawCol := "NULL"
-	if withRaw {
-		rawCol = "raw"
-	}
-	rows, err := s.db.QueryContext(ctx, `SELECT source, via, locator, reason, `+rawCol+`, job_id FROM rejected ORDER BY seq`)
+	rows, err := s.db.QueryContext(ctx, `SELECT source, via, locator, reason, raw_pack, raw_off, raw_len, job_id FROM rejected ORDER BY seq`)
 	if err != nil {
 		return nil, fmt.Errorf("read rejected inputs: %w", err)
 	}
 	defer rows.Close()
 	var out []Rejected
 	for rows.Next() {
-		var r Rejected
-		if err := rows.Scan(&r.Source, &r.Via, &r.Locator, &r.Reason, &r.Raw, &r.JobID); err != nil {
+		var (
+			r         Rejected
+			pack      string
+			off, size int64
+		)
+		if err := rows.Scan(&r.Source, &r.Via, &r.Locator, &r.Reason, &pack, &off, &size, &r.JobID); err != nil {
 			return nil, fmt.Errorf("read rejected inputs: %w", err)
+		}
+		if withRaw {
+			if r.Raw, err = s.raw.read(pack, off, size); err != nil {
+				return nil, fmt.Errorf("rejected input %s: %w", r.Locator, err)
+			}
 		}
 		out = append(out, r)
 	}

@@ -16,6 +16,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	gojson "github.com/goccy/go-json"
 )
 
 // Source is the kind of surviving system a record came from.
@@ -97,6 +99,29 @@ type Record struct {
 	// Set by the store when read back.
 	JobID      int64
 	ImportedAt time.Time
+
+	// factsJSON is Facts in stored form, set by Prepare.
+	factsJSON []byte
+}
+
+// Prepare validates r and computes what storing it needs (its SHA-256, its
+// digest, its facts in stored form), so that the work can be done by the
+// importer's goroutine rather than by the one committing. Commit prepares
+// records that are not. Call it after the last change to r.
+func (r *Record) Prepare() error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	r.SHA256 = Hash(r.Raw)
+	if r.Digest == "" {
+		r.Digest = hex.EncodeToString(r.SHA256[:])
+	}
+	b, err := gojson.Marshal(r.Facts.normalize())
+	if err != nil {
+		return fmt.Errorf("encode facts of %s: %w", r.ID, err)
+	}
+	r.factsJSON = b
+	return nil
 }
 
 // Facts is what an importer could extract about a booking from one record.
@@ -114,10 +139,14 @@ type Facts struct {
 	End    *time.Time `json:"end,omitempty"`
 	AllDay bool       `json:"all_day,omitempty"`
 	Zone   string     `json:"zone,omitempty"`
-	// AmountMinor is in minor units of Currency (ISO 4217, upper case).
-	AmountMinor *int64 `json:"amount_minor,omitempty"`
-	Currency    string `json:"currency,omitempty"`
-	Status      Status `json:"status,omitempty"`
+	// AmountMinor is the booking's price (or a payment's or refund's
+	// amount), PaidMinor what was actually received, RefundedMinor what was
+	// given back, all in minor units of Currency (ISO 4217, upper case).
+	AmountMinor   *int64 `json:"amount_minor,omitempty"`
+	PaidMinor     *int64 `json:"paid_minor,omitempty"`
+	RefundedMinor *int64 `json:"refunded_minor,omitempty"`
+	Currency      string `json:"currency,omitempty"`
+	Status        Status `json:"status,omitempty"`
 	// Links name other records or source objects this one refers to.
 	Links []Link `json:"links,omitempty"`
 	// Attrs holds source-specific facts that have no field of their own
@@ -136,7 +165,7 @@ type Link struct {
 // Empty reports whether no fact is set.
 func (f Facts) Empty() bool {
 	return f.Ref == "" && f.Name == "" && f.Email == "" && f.Phone == "" && f.Item == "" &&
-		f.Start == nil && f.End == nil && f.AmountMinor == nil && f.Currency == "" &&
+		f.Start == nil && f.End == nil && f.AmountMinor == nil && f.PaidMinor == nil && f.RefundedMinor == nil && f.Currency == "" &&
 		f.Status == "" && len(f.Links) == 0 && len(f.Attrs) == 0
 }
 
@@ -186,7 +215,7 @@ func (r *Record) Validate() error {
 	if c := r.Facts.Currency; c != "" && !isCurrency(strings.ToUpper(c)) {
 		return fmt.Errorf("record %s: currency %q is not an ISO 4217 code", r.ID, c)
 	}
-	if r.Facts.AmountMinor != nil && r.Facts.Currency == "" {
+	if (r.Facts.AmountMinor != nil || r.Facts.PaidMinor != nil || r.Facts.RefundedMinor != nil) && r.Facts.Currency == "" {
 		return fmt.Errorf("record %s: amount without currency", r.ID)
 	}
 	if r.Raw == nil {

@@ -47,8 +47,10 @@ CREATE TABLE records (
 	zone        TEXT    NOT NULL,
 	facts       TEXT    NOT NULL,            -- JSON
 	digest      TEXT    NOT NULL,
-	sha256      BLOB    NOT NULL,
-	raw         BLOB    NOT NULL,
+	sha256      BLOB    NOT NULL,            -- of the raw bytes
+	raw_pack    TEXT    NOT NULL,            -- where the raw bytes are: pack file under raw/,
+	raw_off     INTEGER NOT NULL,            -- offset
+	raw_len     INTEGER NOT NULL,            -- and length
 	locator     TEXT    NOT NULL,
 	job_id      INTEGER NOT NULL REFERENCES jobs(id),
 	imported_at INTEGER NOT NULL,
@@ -57,14 +59,17 @@ CREATE TABLE records (
 CREATE INDEX records_source ON records(source);
 
 -- The same version of a record seen through another channel (an email read
--- over IMAP after it came from an mbox). raw is kept when its bytes differ.
+-- over IMAP after it came from an mbox). Its raw bytes are kept when they
+-- differ from the record's; raw_pack is NULL when they are the same.
 CREATE TABLE sightings (
 	seq        INTEGER PRIMARY KEY,
 	record_seq INTEGER NOT NULL REFERENCES records(seq),
 	via        TEXT    NOT NULL,
 	locator    TEXT    NOT NULL,
 	sha256     BLOB    NOT NULL,
-	raw        BLOB,
+	raw_pack   TEXT,
+	raw_off    INTEGER,
+	raw_len    INTEGER,
 	job_id     INTEGER NOT NULL REFERENCES jobs(id),
 	seen_at    INTEGER NOT NULL,
 	UNIQUE (record_seq, via)
@@ -78,7 +83,9 @@ CREATE TABLE rejected (
 	locator     TEXT    NOT NULL,
 	reason      TEXT    NOT NULL,
 	sha256      BLOB    NOT NULL,
-	raw         BLOB    NOT NULL,
+	raw_pack    TEXT    NOT NULL,
+	raw_off     INTEGER NOT NULL,
+	raw_len     INTEGER NOT NULL,
 	job_id      INTEGER NOT NULL REFERENCES jobs(id),
 	rejected_at INTEGER NOT NULL,
 	UNIQUE (source, via, locator, sha256)
@@ -92,6 +99,12 @@ CREATE TABLE checkpoints (
 	job_id     INTEGER NOT NULL REFERENCES jobs(id),
 	updated_at INTEGER NOT NULL
 ) STRICT;
+`,
+	// 2: objects an import read and deliberately left out (a Stripe object of
+	// the other mode), counted by reason.
+	`
+ALTER TABLE jobs ADD COLUMN ignored INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN ignored_reasons TEXT NOT NULL DEFAULT '{}';  -- JSON {"reason": count}
 `,
 }
 

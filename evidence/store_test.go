@@ -292,16 +292,60 @@ func TestMigrationsFromEveryVersion(t *testing.T) {
 	}
 }
 
+// flipByte alters the first raw byte of the row query selects (its pack and
+// offset), behind the store's back.
+func flipByte(t *testing.T, s *Store, query string) {
+	t.Helper()
+	var pack string
+	var off int64
+	if err := s.DB().QueryRow(query).Scan(&pack, &off); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(s.Dir(), rawDir, pack), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, 1)
+	f.ReadAt(b, off)
+	b[0] ^= 0x20
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestVerifyFindsAlteredBytes(t *testing.T) {
 	tests := []struct {
 		name  string
-		alter string
-		want  string
+		alter func(t *testing.T, s *Store)
+		want  []string
 	}{
-		{"record raw", `UPDATE records SET raw = CAST('tampered' AS BLOB) WHERE id = 'stripe:pi_2'`, "record stripe:pi_2 v1"},
-		{"record hash", `UPDATE records SET sha256 = zeroblob(32) WHERE id = 'stripe:pi_1' AND version = 2`, "record stripe:pi_1 v2"},
-		{"sighting raw", `UPDATE sightings SET raw = CAST('tampered' AS BLOB)`, "sighting stripe:pi_1 via mbox"},
-		{"rejected raw", `UPDATE rejected SET raw = CAST('tampered' AS BLOB)`, "rejected mail a.mbox:1"},
+		{"record bytes", func(t *testing.T, s *Store) {
+			flipByte(t, s, `SELECT raw_pack, raw_off FROM records WHERE id = 'stripe:pi_2'`)
+		}, []string{"record stripe:pi_2 v1: raw bytes hash to"}},
+		{"record hash", func(t *testing.T, s *Store) {
+			s.DB().Exec(`UPDATE records SET sha256 = zeroblob(32) WHERE id = 'stripe:pi_1' AND version = 2`)
+		}, []string{"record stripe:pi_1 v2: raw bytes hash to"}},
+		{"sighting bytes", func(t *testing.T, s *Store) {
+			flipByte(t, s, `SELECT raw_pack, raw_off FROM sightings`)
+		}, []string{"sighting stripe:pi_1 via mbox"}},
+		{"rejected bytes", func(t *testing.T, s *Store) {
+			flipByte(t, s, `SELECT raw_pack, raw_off FROM rejected`)
+		}, []string{"rejected mail a.mbox:1"}},
+		{"pack truncated", func(t *testing.T, s *Store) {
+			var pack string
+			var off int64
+			s.DB().QueryRow(`SELECT raw_pack, raw_off FROM rejected`).Scan(&pack, &off)
+			os.Truncate(filepath.Join(s.Dir(), rawDir, pack), off)
+		}, []string{"rejected mail a.mbox:1: raw bytes missing: pack job-1.pack has no 2 bytes"}},
+		{"pack deleted", func(t *testing.T, s *Store) {
+			s.Close() // the reader keeps packs open
+			matches, _ := filepath.Glob(filepath.Join(s.Dir(), rawDir, "*.pack"))
+			for _, m := range matches {
+				os.Remove(m)
+			}
+		}, []string{"record stripe:pi_1 v1: raw bytes missing", "record stripe:pi_2 v1: raw bytes missing", "record stripe:pi_1 v2: raw bytes missing",
+			"sighting stripe:pi_1 via mbox: raw bytes missing", "rejected mail a.mbox:1: raw bytes missing: pack job-1.pack does not exist"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -315,22 +359,33 @@ func TestVerifyFindsAlteredBytes(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
+			s.FinishJob(ctx, job, JobDone, nil)
 			rep, err := s.Verify(ctx, nil)
 			if err != nil || !rep.OK() || rep.Records != 3 || rep.Sightings != 1 || rep.Rejected != 1 {
 				t.Fatalf("before tampering: %+v, %v", rep, err)
 			}
-			if _, err := s.DB().Exec(tt.alter); err != nil {
+			tt.alter(t, s)
+			if s2, err := Open(ctx, s.Dir(), Options{}); err == nil { // a fresh reader sees the files as they are now
+				defer s2.Close()
+				s = s2
+			} else {
 				t.Fatal(err)
 			}
 			rep, err = s.Verify(ctx, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rep.OK() || len(rep.Mismatches) != 1 {
-				t.Fatalf("after tampering: %+v", rep)
+			var got []string
+			for _, m := range rep.Mismatches {
+				got = append(got, m.String())
 			}
-			if got := rep.Mismatches[0].What + " " + rep.Mismatches[0].ID; got != tt.want {
-				t.Errorf("mismatch names %q, want %q", got, tt.want)
+			if len(got) != len(tt.want) {
+				t.Fatalf("mismatches %q, want %d", got, len(tt.want))
+			}
+			for i, w := range tt.want {
+				if !strings.HasPrefix(got[i], w) {
+					t.Errorf("mismatch %q, want it to start %q", got[i], w)
+				}
 			}
 		})
 	}
