@@ -89,6 +89,9 @@ type Sink interface {
 	Put(ctx context.Context, r evidence.Record) error
 	// Reject queues input that could not become a record.
 	Reject(ctx context.Context, r evidence.Rejected) error
+	// Ignore counts an object read and deliberately not stored, with a short
+	// reason that groups such objects ("test-mode object in a live import").
+	Ignore(ctx context.Context, reason string) error
 	// SaveCheckpoint records that everything before this point has been Put.
 	// It is committed together with those records, never before them.
 	SaveCheckpoint(ctx context.Context, key, value string) error

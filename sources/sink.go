@@ -2,6 +2,8 @@ package sources
 
 import (
 	"context"
+	"errors"
+	"maps"
 	"sync"
 	"time"
 
@@ -27,19 +29,41 @@ type BatchOptions struct {
 
 // BatchSink is the Sink every import runs with: it queues what the importer
 // Puts and commits it to the store in batches, each in one transaction with
-// the checkpoints saved after its records. It is safe for concurrent use.
+// the checkpoints saved after its records.
+//
+// A full batch is committed in the background while the importer fills the
+// next one, so reading and writing overlap; batches are committed strictly
+// in the order they were filled, so a checkpoint is never stored before the
+// records it covers. If a commit fails, the batches after it are held back
+// and Put returns the error; Flush tries them again, in order.
+//
+// It is safe for concurrent use.
 type BatchSink struct {
 	store *evidence.Store
 	job   *evidence.Job
 	opts  BatchOptions
 
 	mu      sync.Mutex
-	batch   evidence.Batch
+	batch   evidence.Batch // being filled
 	bytes   int
 	first   time.Time         // when the oldest queued item arrived; zero if none
-	pending map[string]string // checkpoints queued with the batch
+	pending map[string]string // the newest checkpoint saved under each key, committed or not
 	counts  evidence.Counts   // committed so far
+	ignored map[string]int64  // committed so far, by reason
+	err     error             // the first failed commit
+	held    []evidence.Batch  // batches not committed because of err, in order
+
+	// sending serialises hand-offs. Each background commit waits for the
+	// one before it, which keeps batches in order; inflight holds, oldest
+	// first, the channels closed as they finish.
+	sending  sync.Mutex
+	inflight []chan struct{}
 }
+
+// queuedCommits is how many full batches may wait for or be in a commit
+// while the importer fills the next: two smooths out batches that take
+// longer to write than others to read.
+const queuedCommits = 2
 
 var _ Sink = (*BatchSink)(nil)
 
@@ -62,13 +86,15 @@ func NewBatchSink(store *evidence.Store, job *evidence.Job, opts BatchOptions) *
 
 // Put implements Sink.
 func (s *BatchSink) Put(ctx context.Context, r evidence.Record) error {
-	if err := r.Validate(); err != nil {
+	// Validate, hash and encode here, in the importer's goroutine, so the
+	// one committing does SQL only. A record that does not validate is
+	// kept as rejected input.
+	if err := r.Prepare(); err != nil {
 		return s.Reject(ctx, evidence.Rejected{Source: r.Source, Via: r.Via, Locator: r.Locator, Reason: err.Error(), Raw: r.Raw})
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.batch.Records = append(s.batch.Records, r)
-	return s.queued(ctx, len(r.Raw))
+	return s.queued(len(r.Raw))
 }
 
 // Reject implements Sink.
@@ -77,38 +103,135 @@ func (s *BatchSink) Reject(ctx context.Context, r evidence.Rejected) error {
 		r.Source = s.job.Source
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.batch.Rejected = append(s.batch.Rejected, r)
-	return s.queued(ctx, len(r.Raw))
+	return s.queued(len(r.Raw))
 }
 
-func (s *BatchSink) queued(ctx context.Context, n int) error {
-	s.bytes += n
-	if s.batch.Len() >= s.opts.MaxRecords || s.bytes >= s.opts.MaxBytes {
-		return s.flush(ctx)
+// Ignore implements Sink.
+func (s *BatchSink) Ignore(ctx context.Context, reason string) error {
+	s.mu.Lock()
+	if s.batch.Ignored == nil {
+		s.batch.Ignored = map[string]int64{}
 	}
-	return s.flushIfOld(ctx)
-}
-
-// flushIfOld commits when the oldest queued item has waited MaxAge.
-func (s *BatchSink) flushIfOld(ctx context.Context) error {
-	now := s.opts.Now()
-	if s.first.IsZero() {
-		s.first = now
-	}
-	if now.Sub(s.first) >= s.opts.MaxAge {
-		return s.flush(ctx)
-	}
-	return nil
+	s.batch.Ignored[reason]++
+	return s.queued(0)
 }
 
 // SaveCheckpoint implements Sink.
 func (s *BatchSink) SaveCheckpoint(ctx context.Context, key, value string) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.batch.Checkpoints = append(s.batch.Checkpoints, evidence.Checkpoint{Key: key, Value: value})
 	s.pending[key] = value
-	return s.flushIfOld(ctx)
+	return s.queued(0)
+}
+
+// queued is called with s.mu held, and releases it. It hands the batch off
+// when a bound is reached.
+func (s *BatchSink) queued(n int) error {
+	s.bytes += n
+	now := s.opts.Now()
+	if s.first.IsZero() {
+		s.first = now
+	}
+	full := s.batch.Len() >= s.opts.MaxRecords || s.bytes >= s.opts.MaxBytes || now.Sub(s.first) >= s.opts.MaxAge
+	err := s.err
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if full {
+		return s.handOff()
+	}
+	return nil
+}
+
+// handOff starts committing the batch being filled, once the previous
+// commit has finished.
+func (s *BatchSink) handOff() error {
+	s.sending.Lock()
+	defer s.sending.Unlock()
+	for len(s.inflight) >= queuedCommits {
+		<-s.inflight[0]
+		s.inflight = s.inflight[1:]
+	}
+	s.mu.Lock()
+	b := s.batch
+	s.batch = evidence.Batch{}
+	s.bytes, s.first = 0, time.Time{}
+	err := s.err
+	if err != nil && b.Len()+len(b.Checkpoints) > 0 {
+		s.held = append(s.held, b)
+	}
+	s.mu.Unlock()
+	if err != nil || b.Len()+len(b.Checkpoints) == 0 {
+		return err
+	}
+	var prev chan struct{}
+	if n := len(s.inflight); n > 0 {
+		prev = s.inflight[n-1]
+	}
+	done := make(chan struct{})
+	s.inflight = append(s.inflight, done)
+	go func() {
+		defer close(done)
+		if prev != nil {
+			<-prev
+		}
+		s.mu.Lock()
+		failed := s.err != nil
+		s.mu.Unlock()
+		if failed { // an earlier batch failed: this one waits for Flush
+			s.committed(b, evidence.Counts{}, errHeld)
+			return
+		}
+		// Commits outlive the import's context: what was read completely
+		// is stored even after Ctrl-C.
+		c, err := s.store.Commit(context.Background(), s.job, b)
+		s.committed(b, c, err)
+	}()
+	return nil
+}
+
+// committed records the outcome of one commit.
+func (s *BatchSink) committed(b evidence.Batch, c evidence.Counts, err error) {
+	s.mu.Lock()
+	if err != nil {
+		if s.err == nil && err != errHeld {
+			s.err = err
+		}
+		s.held = append(s.held, b)
+		s.mu.Unlock()
+		return
+	}
+	s.add(b, c)
+	s.mu.Unlock()
+	if s.opts.OnCommit != nil {
+		s.opts.OnCommit(c)
+	}
+}
+
+// add counts a committed batch; s.mu is held.
+func (s *BatchSink) add(b evidence.Batch, c evidence.Counts) {
+	s.counts = s.counts.Add(c)
+	for r, n := range b.Ignored {
+		if s.ignored == nil {
+			s.ignored = map[string]int64{}
+		}
+		s.ignored[r] += n
+	}
+}
+
+// errHeld marks a batch not tried because an earlier one failed.
+var errHeld = errors.New("held back after a failed commit")
+
+// wait waits for every background commit.
+func (s *BatchSink) wait() {
+	s.sending.Lock()
+	defer s.sending.Unlock()
+	for _, c := range s.inflight {
+		<-c
+	}
+	s.inflight = nil
 }
 
 // Checkpoint implements Sink.
@@ -122,34 +245,33 @@ func (s *BatchSink) Checkpoint(ctx context.Context, key string) (string, bool, e
 	return s.store.Checkpoint(ctx, key)
 }
 
-// Flush commits whatever is queued. Call it when the importer returns,
-// with a context that is not cancelled, so that an interrupted import keeps
-// everything it read completely.
+// Flush commits everything queued and waits for it. Call it when the
+// importer returns, with a context that is not cancelled, so that an
+// interrupted import keeps everything it read completely. Batches held back
+// by a failed commit are tried again, in order.
 func (s *BatchSink) Flush(ctx context.Context) error {
+	s.handOff()
+	s.wait()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.flush(ctx)
+	for len(s.held) > 0 {
+		b := s.held[0]
+		c, err := s.store.Commit(ctx, s.job, b)
+		if err != nil {
+			return err
+		}
+		s.held = s.held[1:]
+		s.add(b, c)
+	}
+	s.err = nil
+	return nil
 }
 
-func (s *BatchSink) flush(ctx context.Context) error {
-	if s.batch.Len() == 0 && len(s.batch.Checkpoints) == 0 {
-		return nil
-	}
-	c, err := s.store.Commit(ctx, s.job, s.batch)
-	if err != nil {
-		return err // the batch stays queued for the next attempt
-	}
-	s.counts = s.counts.Add(c)
-	clear(s.batch.Records) // let the raw bytes go
-	clear(s.batch.Rejected)
-	s.batch = evidence.Batch{Records: s.batch.Records[:0], Rejected: s.batch.Rejected[:0]}
-	s.bytes = 0
-	s.first = time.Time{}
-	clear(s.pending)
-	if s.opts.OnCommit != nil {
-		s.opts.OnCommit(c)
-	}
-	return nil
+// IgnoredReasons returns the committed ignored counts by reason.
+func (s *BatchSink) IgnoredReasons() map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.ignored)
 }
 
 // Counts returns what has been committed so far.

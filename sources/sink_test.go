@@ -53,6 +53,7 @@ func TestBatchSinkCommitsInBatches(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	sink.wait()
 	if got := countRecords(t, store); got != 6 {
 		t.Errorf("%d records committed before Flush, want 6 (two full batches)", got)
 	}
@@ -87,11 +88,13 @@ func TestBatchSinkCommitsOldInput(t *testing.T) {
 	sink.Put(ctx, mailRecord(1))
 	now = now.Add(time.Second)
 	sink.Put(ctx, mailRecord(2))
+	sink.wait()
 	if got := countRecords(t, store); got != 0 {
 		t.Fatalf("committed after 1 s: %d", got)
 	}
 	now = now.Add(time.Second)
 	sink.Put(ctx, mailRecord(3))
+	sink.wait()
 	if got := countRecords(t, store); got != 3 {
 		t.Errorf("%d records committed once the oldest waited 2 s, want 3", got)
 	}
@@ -153,5 +156,27 @@ func TestBatchSinkConcurrentPuts(t *testing.T) {
 		if v, _, _ := store.Checkpoint(ctx, fmt.Sprint("worker", w)); v != fmt.Sprint(w*1000+249) {
 			t.Errorf("worker %d checkpoint %q", w, v)
 		}
+	}
+}
+
+func TestBatchSinkCountsIgnored(t *testing.T) {
+	store := newCase(t)
+	ctx := context.Background()
+	job, _ := store.StartJob(ctx, "test", evidence.Stripe, nil)
+	sink := NewBatchSink(store, job, BatchOptions{MaxRecords: 2})
+	for _, r := range []string{"test mode", "test mode", "test mode", "deleted"} {
+		if err := sink.Ignore(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sink.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	jobs, _ := store.Jobs(ctx)
+	if jobs[0].Counts.Ignored != 4 || jobs[0].IgnoredReasons["test mode"] != 3 || jobs[0].IgnoredReasons["deleted"] != 1 {
+		t.Errorf("job %+v", jobs[0])
+	}
+	if sink.Counts().Ignored != 4 {
+		t.Errorf("sink counts %+v", sink.Counts())
 	}
 }
