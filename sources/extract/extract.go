@@ -1,0 +1,256 @@
+// Package extract reads booking facts out of free text: an email's subject
+// and body, a calendar event's title and description, a Stripe payment's
+// description. Every importer that reads text uses it, so a rule written for
+// an email template also serves the same words in a calendar title.
+//
+// Rules come from the case's salvage.toml ([[rules]]) and are tried first, in
+// order; the built-in rules (Defaults) follow. For each fact the first rule
+// that yields a value wins, and the result says which rule that was.
+package extract
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/salvagehq/salvage/evidence"
+)
+
+// Fields a pattern's named groups may set.
+var Fields = []string{"ref", "name", "email", "phone", "item", "start", "end", "amount", "currency"}
+
+// Input is the text of one record.
+type Input struct {
+	Source evidence.Source
+	// From is the sender's address (mail only).
+	From string
+	// Subject is an email's subject or a calendar event's title.
+	Subject string
+	// Text is the body or description, as plain text.
+	Text string
+}
+
+// Result is what the rules found.
+type Result struct {
+	Facts evidence.Facts
+	// By names, for each fact set, the rule that set it ("status" included).
+	By map[string]string
+	// Problems lists values a rule matched but could not read ("start
+	// \"31/02/2026\": no such date"), so a rule author can see them.
+	Problems []string
+}
+
+// Rule is a compiled extraction rule.
+type Rule struct {
+	Name        string
+	Sources     []evidence.Source // empty: all
+	From        *regexp.Regexp    // nil: any
+	Subject     *regexp.Regexp    // nil: any
+	Patterns    []*regexp.Regexp
+	DateLayouts []string
+	DayFirst    bool
+	// Status is what a match implies.
+	Status evidence.Status
+}
+
+// Compile turns a [[rules]] entry into a Rule, naming the rule and the
+// pattern in any error.
+func Compile(c evidence.RuleConfig) (*Rule, error) {
+	r := &Rule{Name: c.Name, DateLayouts: c.DateLayouts, DayFirst: c.DateOrder != "month-first", Status: evidence.Status(c.Status)}
+	if r.Name == "" {
+		r.Name = "unnamed rule"
+	}
+	if !r.Status.Valid() {
+		return nil, fmt.Errorf("rule %q: status %q: want one of %v", r.Name, c.Status, evidence.Statuses)
+	}
+	for _, s := range c.Sources {
+		src := evidence.Source(s)
+		if !src.Valid() {
+			return nil, fmt.Errorf("rule %q: unknown source %q", r.Name, s)
+		}
+		r.Sources = append(r.Sources, src)
+	}
+	var err error
+	if c.From != "" {
+		if r.From, err = regexp.Compile(c.From); err != nil {
+			return nil, fmt.Errorf("rule %q: from: %w", r.Name, err)
+		}
+	}
+	if c.Subject != "" {
+		if r.Subject, err = regexp.Compile(c.Subject); err != nil {
+			return nil, fmt.Errorf("rule %q: subject: %w", r.Name, err)
+		}
+	}
+	for i, p := range c.Patterns {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return nil, fmt.Errorf("rule %q: patterns[%d]: %w", r.Name, i, err)
+		}
+		named := 0
+		for _, g := range re.SubexpNames() {
+			if g == "" {
+				continue
+			}
+			if !slices.Contains(Fields, g) {
+				return nil, fmt.Errorf("rule %q: patterns[%d]: group (?P<%s>…) is not a fact; use %s", r.Name, i, g, strings.Join(Fields, ", "))
+			}
+			named++
+		}
+		if named == 0 {
+			return nil, fmt.Errorf("rule %q: patterns[%d] has no named group such as (?P<ref>…)", r.Name, i)
+		}
+		r.Patterns = append(r.Patterns, re)
+	}
+	for _, l := range c.DateLayouts {
+		if !strings.Contains(l, "2006") && !strings.Contains(l, "06") {
+			return nil, fmt.Errorf("rule %q: date layout %q has no year (Go layouts write the year as 2006)", r.Name, l)
+		}
+	}
+	return r, nil
+}
+
+// Extractor applies a case's rules, then the built-in ones.
+type Extractor struct {
+	rules    []*Rule
+	loc      *time.Location
+	currency string
+}
+
+// New compiles the case's rules (cfg.Rules) ahead of Defaults. Dates
+// without a zone are read in the case's zone; amounts without a currency
+// take the case's currency.
+func New(cfg evidence.Config) (*Extractor, error) {
+	x := &Extractor{loc: cfg.Location(), currency: cfg.Case.Currency}
+	for _, rc := range cfg.Rules {
+		r, err := Compile(rc)
+		if err != nil {
+			return nil, fmt.Errorf("salvage.toml: %w", err)
+		}
+		x.rules = append(x.rules, r)
+	}
+	x.rules = append(x.rules, defaults...)
+	return x, nil
+}
+
+// Rules returns the rules in the order they are tried.
+func (x *Extractor) Rules() []*Rule { return x.rules }
+
+// applies reports whether r is meant for in.
+func (r *Rule) applies(in Input) bool {
+	if len(r.Sources) > 0 && !slices.Contains(r.Sources, in.Source) {
+		return false
+	}
+	if r.From != nil && !r.From.MatchString(in.From) {
+		return false
+	}
+	if r.Subject != nil && !r.Subject.MatchString(in.Subject) {
+		return false
+	}
+	return true
+}
+
+// Extract runs every applicable rule over in's subject and text.
+func (x *Extractor) Extract(in Input) Result {
+	res := Result{By: map[string]string{}}
+	text := in.Subject + "\n" + in.Text
+	for _, r := range x.rules {
+		if !r.applies(in) {
+			continue
+		}
+		matched := len(r.Patterns) == 0 && (r.Subject != nil || r.From != nil)
+		for _, re := range r.Patterns {
+			m := re.FindStringSubmatchIndex(text)
+			if m == nil {
+				continue
+			}
+			for g, name := range re.SubexpNames() {
+				if name == "" || m[2*g] < 0 {
+					continue
+				}
+				value := strings.TrimSpace(text[m[2*g]:m[2*g+1]])
+				if value == "" {
+					continue
+				}
+				if _, done := res.By[name]; done {
+					matched = true
+					continue
+				}
+				if err := x.set(&res.Facts, name, value, r); err != nil {
+					res.Problems = append(res.Problems, fmt.Sprintf("%s: %s %q: %v", r.Name, name, value, err))
+					continue
+				}
+				res.By[name] = r.Name
+				matched = true
+			}
+		}
+		if matched && r.Status != "" && res.Facts.Status == "" {
+			res.Facts.Status = r.Status
+			res.By["status"] = r.Name
+		}
+	}
+	// A currency found on its own applies to the amount.
+	if res.Facts.Currency == "" && res.Facts.AmountMinor != nil {
+		res.Facts.Currency = x.currency
+	}
+	if res.Facts.AmountMinor != nil && res.Facts.Currency == "" {
+		res.Problems = append(res.Problems, "amount without a currency (set case.currency)")
+		res.Facts.AmountMinor = nil
+		delete(res.By, "amount")
+	}
+	return res
+}
+
+func (x *Extractor) set(f *evidence.Facts, field, value string, r *Rule) error {
+	switch field {
+	case "ref":
+		f.Ref = cleanRef(value)
+	case "name":
+		f.Name = cleanName(value)
+	case "email":
+		f.Email = strings.Trim(value, "<>.,;:()[] ")
+	case "phone":
+		f.Phone = strings.TrimSpace(value)
+	case "item":
+		f.Item = collapseSpace(value)
+	case "start", "end":
+		t, allDay, err := parseDate(value, x.loc, r.DateLayouts, r.DayFirst)
+		if err != nil {
+			return err
+		}
+		if field == "start" {
+			f.Start = &t
+		} else {
+			f.End = &t
+		}
+		f.AllDay = f.AllDay || allDay
+		f.Zone = x.loc.String()
+	case "amount":
+		minor, cur, err := ParseAmount(value, x.currency)
+		if err != nil {
+			return err
+		}
+		f.AmountMinor = &minor
+		if cur != "" {
+			f.Currency = cur
+		}
+	case "currency":
+		cur, ok := currencyCode(value, x.currency)
+		if !ok {
+			return fmt.Errorf("not a currency")
+		}
+		f.Currency = cur
+	}
+	return nil
+}
+
+var spaces = regexp.MustCompile(`\s+`)
+
+func collapseSpace(s string) string { return strings.TrimSpace(spaces.ReplaceAllString(s, " ")) }
+
+// cleanRef keeps a reference as written, without surrounding punctuation.
+func cleanRef(s string) string { return strings.Trim(collapseSpace(s), ".,;:()[]<>\"'#") }
+
+// cleanName drops decoration around a name: quotes, a trailing comma.
+func cleanName(s string) string { return strings.Trim(collapseSpace(s), ".,;:\"'()<>") }
