@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,9 +96,14 @@ func (a *app) runImport(ctx context.Context, cmd *cobra.Command, imp sources.Imp
 		return errors.Join(jobErr, err)
 	}
 	c := sink.Counts()
-	fmt.Fprintf(cmd.OutOrStdout(), "import %s: %s new, %s unchanged, %s new version, %s rejected in %s (job %d, %s)\n",
-		imp.Name(), count(c.New), count(c.Unchanged), count(c.NewVersion), count(c.Rejected),
+	fmt.Fprintf(cmd.OutOrStdout(), "import %s: %s new, %s unchanged, %s new version, %s rejected, %s ignored in %s (job %d, %s)\n",
+		imp.Name(), count(c.New), count(c.Unchanged), count(c.NewVersion), count(c.Rejected), count(c.Ignored),
 		a.now().Sub(started).Round(time.Millisecond), job.ID, status)
+	if reasons := sink.IgnoredReasons(); len(reasons) > 0 {
+		for _, r := range slices.Sorted(maps.Keys(reasons)) {
+			fmt.Fprintf(cmd.OutOrStdout(), "  ignored %s: %s\n", count(reasons[r]), r)
+		}
+	}
 	if jobErr != nil {
 		return jobErr
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -159,10 +160,19 @@ func TestVerifyNamesTamperedRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.DB().Exec(`UPDATE records SET raw = CAST('Message-ID: <7@fake>\n\nhello, changed\n' AS BLOB) WHERE id = 'mail:<7@fake>'`); err != nil {
+	// Change one byte of the stored message, behind salvage's back.
+	var pack string
+	var off int64
+	if err := s.DB().QueryRow(`SELECT raw_pack, raw_off FROM records WHERE id = 'mail:<7@fake>'`).Scan(&pack, &off); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
+	f, err := os.OpenFile(filepath.Join(dir, "raw", pack), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("m"), off)
+	f.Close()
 	var out, errb bytes.Buffer
 	code := run(context.Background(), []string{"--case", dir, "verify"}, env{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }})
 	if code != exitError {

@@ -36,7 +36,8 @@ type jobJSON struct {
 	StartedAt  time.Time          `json:"started_at"`
 	FinishedAt *time.Time         `json:"finished_at"`
 	evidence.Counts
-	Error string `json:"error"`
+	IgnoredReasons map[string]int64 `json:"ignored_reasons"`
+	Error          string           `json:"error"`
 }
 
 type rejectedJSON struct {
@@ -101,7 +102,7 @@ func (c *statusCmd) run(cmd *cobra.Command) error {
 	}
 	for _, j := range jobs {
 		out.Jobs = append(out.Jobs, jobJSON{ID: j.ID, Importer: j.Importer, Source: j.Source, Args: j.Args, Status: j.Status,
-			StartedAt: j.StartedAt, FinishedAt: timePtr(j.FinishedAt), Counts: j.Counts, Error: j.Error})
+			StartedAt: j.StartedAt, FinishedAt: timePtr(j.FinishedAt), Counts: j.Counts, IgnoredReasons: j.IgnoredReasons, Error: j.Error})
 	}
 	for _, r := range rejected {
 		out.RejectedInput = append(out.RejectedInput, rejectedJSON{Source: r.Source, Via: r.Via, Locator: r.Locator, Reason: r.Reason, Job: r.JobID})
@@ -140,14 +141,14 @@ func (c *statusCmd) printText(cmd *cobra.Command, st statusJSON, loc *time.Locat
 		fmt.Fprintln(w, "  none yet: see salvage import --help")
 	} else {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  #\timporter\tstatus\tstarted\ttook\tnew\tunchanged\tnew version\trejected")
+		fmt.Fprintln(tw, "  #\timporter\tstatus\tstarted\ttook\tnew\tunchanged\tnew version\trejected\tignored")
 		for _, j := range st.Jobs {
 			took := "-"
 			if j.FinishedAt != nil {
 				took = j.FinishedAt.Sub(j.StartedAt).Round(time.Second / 10).String()
 			}
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Importer, j.Status, showTime(j.StartedAt, loc), took,
-				count(j.New), count(j.Unchanged), count(j.NewVersion), count(j.Rejected))
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Importer, j.Status, showTime(j.StartedAt, loc), took,
+				count(j.New), count(j.Unchanged), count(j.NewVersion), count(j.Rejected), count(j.Ignored))
 		}
 		tw.Flush()
 		for _, j := range st.Jobs {

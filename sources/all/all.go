@@ -3,9 +3,14 @@
 // importer exists for the command line when it is listed here.
 package all
 
-import "github.com/salvagehq/salvage/sources"
+import (
+	"github.com/salvagehq/salvage/sources"
+	"github.com/salvagehq/salvage/sources/stripe"
+)
 
 // Importers returns a fresh instance of every importer.
 func Importers() []sources.Importer {
-	return []sources.Importer{}
+	return []sources.Importer{
+		stripe.New(),
+	}
 }
