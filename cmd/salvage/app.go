@@ -154,10 +154,19 @@ func (a *app) openCase(ctx context.Context) (*evidence.Store, error) {
 	return s, nil
 }
 
-// isTerminal reports whether w is a terminal (progress bars go there only).
-func isTerminal(w io.Writer) bool {
+// terminalWidth is w's width in columns if it is a terminal, else 0.
+// Progress bars go to a terminal wide enough to draw them, log lines
+// anywhere else.
+func terminalWidth(w io.Writer) int {
 	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return 0
+	}
+	width, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return 0
+	}
+	return width
 }
 
 // changedFlags lists the flags set on the command line as "--name=value",

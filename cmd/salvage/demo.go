@@ -93,6 +93,8 @@ func (c *demoCmd) run(ctx context.Context, w io.Writer) error {
 	}{
 		{"Create the case", []string{"init", "--timezone", info.Timezone, "--currency", info.Currency,
 			"--last-backup", info.Window.LastBackup.UTC().Format(time.RFC3339)}},
+		{"Import Stripe: customers, payments, refunds, checkout sessions, events (from the export files)",
+			[]string{"import", "stripe", "--from", filepath.Join(scenario, "stripe")}},
 		{"Check the evidence is what was imported", []string{"verify"}},
 	}
 	for i, st := range steps {

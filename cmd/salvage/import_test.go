@@ -13,6 +13,7 @@ import (
 
 	"github.com/salvagehq/salvage/evidence"
 	"github.com/salvagehq/salvage/sources"
+	"github.com/salvagehq/salvage/sources/stripe/stripetest"
 	"github.com/spf13/pflag"
 )
 
@@ -195,5 +196,34 @@ func TestNewerCaseIsRefused(t *testing.T) {
 	code := run(context.Background(), []string{"--case", dir, "status"}, env{stdout: &bytes.Buffer{}, stderr: &errb, getenv: func(string) string { return "" }})
 	if code != exitError || !strings.Contains(errb.String(), "newer salvage") {
 		t.Errorf("exit %d: %s", code, errb.String())
+	}
+}
+
+func TestStripeRefusedKeyIsOneLineAndExit1(t *testing.T) {
+	srv := stripetest.NewServer(t, stripetest.Objects{}, stripetest.Options{Keys: []string{"rk_" + "test_" + "TheRightKey0000000001"}})
+	dir := initCase(t)
+	wrong := "rk_" + "test_" + "TheWrongKey0000000009"
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"--case", dir, "import", "stripe", "--api-base", srv.URL, "--since", "all"},
+		env{stdout: &stdout, stderr: &stderr, getenv: func(k string) string {
+			if k == "STRIPE_API_KEY" {
+				return wrong
+			}
+			return ""
+		}})
+	if code != exitError {
+		t.Errorf("exit %d, want %d", code, exitError)
+	}
+	var errLines []string
+	for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		if strings.HasPrefix(l, "salvage: ") {
+			errLines = append(errLines, l)
+		}
+	}
+	if len(errLines) != 1 || !strings.Contains(errLines[0], "Stripe refused the key rk_test_…0009") {
+		t.Errorf("stderr:\n%s", stderr.String())
+	}
+	if strings.Contains(stdout.String()+stderr.String(), wrong) {
+		t.Error("the key is printed")
 	}
 }

@@ -23,7 +23,7 @@ var _ sources.Progress = (*progressUI)(nil)
 
 func (a *app) newProgress(w io.Writer) *progressUI {
 	p := &progressUI{log: a.log, now: a.now}
-	if !a.noProgress && isTerminal(w) {
+	if !a.noProgress && terminalWidth(w) >= 40 {
 		p.bars = mpb.New(mpb.WithOutput(w), mpb.WithWidth(40), mpb.WithRefreshRate(150*time.Millisecond))
 	}
 	return p

@@ -41,6 +41,15 @@ type lister struct {
 	sleep func(ctx context.Context, d time.Duration) error
 }
 
+// listParams is one list request: stripe-go's common list parameters (limit,
+// cursor, filters such as created[gte]). Backend.Call insists on Metadata and
+// Expand fields, which salvage leaves empty.
+type listParams struct {
+	sg.ListParams `form:"*"`
+	Metadata      map[string]string `form:"metadata"`
+	Expand        []*string         `form:"expand"`
+}
+
 // page is one list response, with each object's bytes exactly as they
 // arrived.
 type page struct {
@@ -71,11 +80,18 @@ func (im *Importer) importAPI(ctx context.Context, run *sources.Run, fr *factsRe
 	if k.live {
 		l.mode = "live"
 	}
+	if im.sleep != nil {
+		l.sleep = im.sleep
+	}
+	retries := sg.Int64(2)
+	if im.retries != nil {
+		retries = im.retries
+	}
 	l.backend = sg.GetBackendWithConfig(sg.APIBackend, &sg.BackendConfig{
 		URL:               sg.String(im.apiBase),
 		HTTPClient:        sources.ReadOnlyClient(nil),
 		LeveledLogger:     &sg.LeveledLogger{Level: sg.LevelNull},
-		MaxNetworkRetries: sg.Int64(2),
+		MaxNetworkRetries: retries,
 		EnableTelemetry:   sg.Bool(false),
 	})
 	perSecond := im.maxRate
@@ -211,7 +227,7 @@ func unix(t time.Time) int64 {
 func (l *lister) fetch(ctx context.Context, t objectType, cpKey string, st *listState, bar sources.Bar) error {
 	p := st.Pass
 	for {
-		params := &sg.ListParams{Context: ctx, Limit: sg.Int64(100)}
+		params := &listParams{ListParams: sg.ListParams{Context: ctx, Limit: sg.Int64(100)}}
 		if p.After != "" {
 			params.StartingAfter = sg.String(p.After)
 		}
@@ -277,7 +293,7 @@ func otherMode(live bool) string {
 
 // call makes one list request, waiting out rate limits and retrying
 // transient failures; the list then continues from the last object stored.
-func (l *lister) call(ctx context.Context, t objectType, params *sg.ListParams, v *page) error {
+func (l *lister) call(ctx context.Context, t objectType, params *listParams, v *page) error {
 	for attempt := 1; ; attempt++ {
 		if l.limiter != nil {
 			if err := l.limiter.Wait(ctx); err != nil {
@@ -381,11 +397,14 @@ func (l *lister) explain(err error, t objectType) error {
 	case http.StatusUnauthorized:
 		return fmt.Errorf("Stripe refused the key %s (STRIPE_API_KEY): %s", l.key, msg)
 	case http.StatusForbidden:
-		perm := &permissionError{list: t.name, dashboard: t.dashboard}
-		if m := rakName.FindStringSubmatch(se.Msg); m != nil {
-			perm.permission = m[1]
-		} else {
-			perm.permission = t.permission
+		// Stripe names what is missing, sometimes several at once.
+		perm := &permissionError{list: t.name, dashboard: t.dashboard, permission: t.permission}
+		if ms := rakName.FindAllStringSubmatch(se.Msg, -1); len(ms) > 0 {
+			var names []string
+			for _, m := range ms {
+				names = append(names, m[1])
+			}
+			perm.permission = strings.Join(names, ", ")
 		}
 		return perm
 	case http.StatusNotFound:

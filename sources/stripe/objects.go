@@ -36,8 +36,8 @@ type objectType struct {
 var types = []objectType{
 	{"customers", "/v1/customers", "customer", "rak_customer_read", "Customers", false},
 	{"payment_intents", "/v1/payment_intents", "payment_intent", "rak_payment_intent_read", "PaymentIntents", false},
-	{"charges", "/v1/charges", "charge", "rak_charge_read", "Charges (includes refunds)", false},
-	{"refunds", "/v1/refunds", "refund", "rak_charge_read", "Charges (includes refunds)", false},
+	{"charges", "/v1/charges", "charge", "rak_charge_read", "Charges", false},
+	{"refunds", "/v1/refunds", "refund", "rak_refund_read", "Refunds", false},
 	{"checkout_sessions", "/v1/checkout/sessions", "checkout.session", "rak_checkout_session_read", "Checkout Sessions", false},
 	{"invoices", "/v1/invoices", "invoice", "rak_invoice_read", "Invoices", true},
 	{"events", "/v1/events", "event", "rak_event_read", "Events", false},

@@ -31,6 +31,11 @@ type Importer struct {
 	maxRate     float64
 	concurrency int
 	overlap     time.Duration
+
+	// Tests shorten waits: sleep replaces the backoff's, retries is
+	// stripe-go's own number of network retries (default 2).
+	sleep   func(context.Context, time.Duration) error
+	retries *int64
 }
 
 var _ sources.Importer = (*Importer)(nil)
@@ -56,10 +61,10 @@ the API or from exported files. Nothing is ever written to Stripe: every
 request is a GET.
 
 From the API, the key comes from $STRIPE_API_KEY only. Use a restricted key
-with Read access to Customers, PaymentIntents, Charges, Checkout Sessions,
-Invoices and Events (Dashboard → Developers → API keys → Create restricted
-key). A secret key (sk_…) works, but salvage will say it would rather have a
-restricted one. The key decides the mode: a live key imports live objects,
+with Read access to Customers, PaymentIntents, Charges, Refunds, Checkout
+Sessions, Invoices and Events (Dashboard → Developers → API keys → Create
+restricted key). A secret key (sk_…) works, but salvage will say it would
+rather have a restricted one. The key decides the mode: a live key imports live objects,
 and objects of the other mode are counted and ignored.
 
 The import is resumable: each object type keeps a checkpoint, and running
@@ -92,7 +97,7 @@ func (im *Importer) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&im.until, "until", "", "objects created up to this time (default: now)")
 	fs.StringVar(&im.mode, "mode", "", "with --from: keep live or test objects (default live); from the API the key decides")
 	fs.StringSliceVar(&im.objects, "objects", nil, "object types to import (default all): "+typeNames())
-	fs.Float64Var(&im.maxRate, "max-rate", 0, "API requests per second at most (default 20 with a live key, 8 with a test key; 0 with --max-rate=-1: no limit)")
+	fs.Float64Var(&im.maxRate, "max-rate", 0, "API requests per second at most, -1 for no limit (default: 20 with a live key, 8 with a test key)")
 	fs.IntVar(&im.concurrency, "concurrency", 3, "object types listed at once")
 	fs.DurationVar(&im.overlap, "overlap", 5*time.Minute, "how far a later run reaches back before what was already fetched")
 }

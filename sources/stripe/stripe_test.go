@@ -397,3 +397,62 @@ func FuzzRecord(f *testing.F) {
 		}
 	})
 }
+
+// memSink keeps what an importer puts, for fuzzing without a case.
+type memSink struct {
+	records  []evidence.Record
+	rejected int
+}
+
+func (m *memSink) Put(_ context.Context, r evidence.Record) error {
+	if err := r.Validate(); err != nil {
+		m.rejected++
+		return nil
+	}
+	m.records = append(m.records, r)
+	return nil
+}
+func (m *memSink) Reject(context.Context, evidence.Rejected) error          { m.rejected++; return nil }
+func (m *memSink) Ignore(context.Context, string) error                     { return nil }
+func (m *memSink) SaveCheckpoint(context.Context, string, string) error     { return nil }
+func (m *memSink) Checkpoint(context.Context, string) (string, bool, error) { return "", false, nil }
+
+// FuzzFiles: any export file, named as JSON, JSON lines or CSV, is read into
+// records that validate and rejected inputs, never a panic or an error.
+func FuzzFiles(f *testing.F) {
+	for _, p := range []string{"testdata/unified_payments.csv", "testdata/broken_payments.csv", "testdata/odd_objects.json", "testdata/customers.jsonl"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(filepath.Ext(p), b)
+	}
+	f.Add(".json", []byte(`[{"id":"cus_1","object":"customer","livemode":true},{"id":`))
+	dir := f.TempDir()
+	cfg := evidence.DefaultConfig()
+	cfg.Case.Currency = "EUR"
+	fr, err := newFactsReader(cfg)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, ext string, data []byte) {
+		if ext != ".json" && ext != ".jsonl" && ext != ".csv" {
+			return
+		}
+		path := filepath.Join(dir, "export"+ext)
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		sink := &memSink{}
+		r := &fileReader{run: &sources.Run{Config: cfg, Sink: sink, Progress: sources.NoProgress}, fr: fr, selected: types,
+			live: true, bars: map[string]sources.Bar{}, other: map[string]bool{}}
+		if err := r.file(context.Background(), path); err != nil {
+			t.Fatalf("reading an export failed instead of rejecting: %v", err)
+		}
+		for _, rec := range sink.records {
+			if err := rec.Validate(); err != nil {
+				t.Fatalf("record does not validate: %v", err)
+			}
+		}
+	})
+}
