@@ -17,8 +17,9 @@ const ConfigFile = "salvage.toml"
 
 // Config is a case's salvage.toml.
 type Config struct {
-	Case   CaseConfig   `toml:"case"`
-	Stripe StripeConfig `toml:"stripe"`
+	Case     CaseConfig     `toml:"case"`
+	Stripe   StripeConfig   `toml:"stripe"`
+	Calendar CalendarConfig `toml:"calendar"`
 	// Rules extract booking facts from free text (email subject and body,
 	// calendar title and description, Stripe description). A case's rules
 	// are tried before the built-in ones, in order.
@@ -30,6 +31,22 @@ type StripeConfig struct {
 	// MetadataKeys are the metadata keys that may hold a booking reference,
 	// tried in order.
 	MetadataKeys []string `toml:"metadata_keys"`
+}
+
+// CalendarConfig is the [calendar] section.
+type CalendarConfig struct {
+	// PropertyKeys are the event properties (Google's extendedProperties,
+	// an ICS's X- fields) that may hold a booking reference, tried in order.
+	PropertyKeys []string `toml:"property_keys"`
+}
+
+// PropertyKeys returns the case's calendar property keys, or the defaults
+// (the same names as Stripe's metadata keys).
+func (c Config) PropertyKeys() []string {
+	if len(c.Calendar.PropertyKeys) > 0 {
+		return c.Calendar.PropertyKeys
+	}
+	return DefaultMetadataKeys
 }
 
 // DefaultMetadataKeys are the metadata keys tried when a case names none.
@@ -50,6 +67,13 @@ type RuleConfig struct {
 	// Patterns are regular expressions with named groups: ref, name, email,
 	// phone, item, start, end, amount, currency.
 	Patterns []string `toml:"patterns"`
+	// In says what the patterns read: "subject" (an email's subject, an
+	// event's title), "text" (the body, the description), or both (empty).
+	In string `toml:"in"`
+	// Labels name, for each fact, the labels it follows in "Label: value"
+	// lines ("Booking reference", "Pick-up"), matched without regard to
+	// case: the simplest way to read a template.
+	Labels map[string][]string `toml:"labels"`
 	// DateLayouts are Go time layouts for start and end ("02/01/2006 15:04");
 	// DateOrder says how to read numeric dates no layout fits: "day-first"
 	// or "month-first".
@@ -120,6 +144,9 @@ func (c Config) Validate() error {
 		if !Status(r.Status).Valid() {
 			errs = append(errs, fmt.Errorf("%s.status %q: want one of %v", name, r.Status, Statuses))
 		}
+		if in := r.In; in != "" && in != "subject" && in != "text" {
+			errs = append(errs, fmt.Errorf("%s.in %q: want subject or text (or nothing for both)", name, in))
+		}
 		if o := r.DateOrder; o != "" && o != "day-first" && o != "month-first" {
 			errs = append(errs, fmt.Errorf("%s.date_order %q: want day-first or month-first", name, o))
 		}
@@ -182,12 +209,33 @@ timezone = {{quote .Timezone}}
 # [stripe]
 # metadata_keys = ["booking_id", "booking_ref", "booking", "reservation_id", "reservation", "order_id", "reference"]
 
+# Calendar event properties (Google's extendedProperties, an ICS's X- fields)
+# that may hold a booking reference; the same defaults.
+# [calendar]
+# property_keys = ["booking_id", "booking_ref", "booking", "reservation_id", "reservation", "order_id", "reference"]
+
 # Extraction rules: how to read booking facts from free text (email subject
 # and body, calendar title and description, Stripe description). Your rules
-# are tried first, in order, then the built-in ones (labelled English
-# confirmations: "Booking reference: …", "Pick-up: …", "Total: €…").
-# Patterns are regular expressions whose named groups become facts: ref,
-# name, email, phone, item, start, end, amount, currency.
+# are tried first, in order, then the built-in ones (labelled confirmations
+# in English, Portuguese, Spanish, French, German and Italian: "Booking
+# reference: …", "Pick-up: …", "Total: €…"; common calendar titles).
+# The facts: ref, name, email, phone, item, start, end, amount, currency.
+#
+# The simplest rule names the labels of "Label: value" lines:
+#
+# [[rules]]
+# name = "our confirmation"
+# from = '@our-company\.example$'
+# status = "confirmed"
+# [rules.labels]
+# ref = ["Confirmation code"]
+# name = ["Lead driver"]
+# start = ["Collection"]
+# end = ["Drop-off"]
+# amount = ["Price"]
+#
+# Patterns (regular expressions whose named groups become facts) read
+# anything else:
 #
 # [[rules]]
 # name = "Portuguese confirmation"
@@ -213,13 +261,17 @@ func (c Config) Marshal() ([]byte, error) {
 	// The template writes [case] and the commented defaults; sections the
 	// case has set are written after it.
 	rest := struct {
-		Stripe *StripeConfig `toml:"stripe,omitempty"`
-		Rules  []RuleConfig  `toml:"rules,omitempty"`
+		Stripe   *StripeConfig   `toml:"stripe,omitempty"`
+		Calendar *CalendarConfig `toml:"calendar,omitempty"`
+		Rules    []RuleConfig    `toml:"rules,omitempty"`
 	}{Rules: c.Rules}
 	if len(c.Stripe.MetadataKeys) > 0 {
 		rest.Stripe = &c.Stripe
 	}
-	if rest.Stripe != nil || len(rest.Rules) > 0 {
+	if len(c.Calendar.PropertyKeys) > 0 {
+		rest.Calendar = &c.Calendar
+	}
+	if rest.Stripe != nil || rest.Calendar != nil || len(rest.Rules) > 0 {
 		b.WriteString("\n# Set for this case:\n")
 		if err := toml.NewEncoder(&b).Encode(rest); err != nil {
 			return nil, err

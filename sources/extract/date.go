@@ -118,7 +118,15 @@ var (
 // parseWords is the slow path, for dates written with words in any of the
 // languages go-dateparser knows. It never guesses a year: a date without
 // one is refused.
+// yearLike finds a four-digit year: a date written with words must have one
+// (salvage never guesses a year), and without one the slow parser need not
+// run.
+var yearLike = regexp.MustCompile(`\b(?:19|20|21)\d\d\b`)
+
 func parseWords(s string, loc *time.Location, dayFirst bool) (time.Time, bool, error) {
+	if !yearLike.MatchString(s) {
+		return time.Time{}, false, errors.New("not a date: no year")
+	}
 	order := dateparser.DMY
 	if !dayFirst {
 		order = dateparser.MDY

@@ -44,26 +44,43 @@ type Result struct {
 
 // Rule is a compiled extraction rule.
 type Rule struct {
-	Name        string
-	Sources     []evidence.Source // empty: all
-	From        *regexp.Regexp    // nil: any
-	Subject     *regexp.Regexp    // nil: any
-	Patterns    []*regexp.Regexp
+	Name     string
+	Sources  []evidence.Source // empty: all
+	From     *regexp.Regexp    // nil: any
+	Subject  *regexp.Regexp    // nil: any
+	Patterns []*regexp.Regexp
+	// Labels maps a normalised label ("booking reference") to the fact
+	// its "Label: value" line gives.
+	Labels      map[string]string
+	In          string // "subject", "text" or "" for both
 	DateLayouts []string
 	DayFirst    bool
 	// Status is what a match implies.
 	Status evidence.Status
+
+	// fields[i] are the facts pattern i can set; hints[i], when not nil,
+	// are words one of which must appear (lower case) for it to match.
+	fields [][]string
+	hints  [][]string
+	// labelFields are the facts the labels can set.
+	labelFields []string
+	// subjectHints, when not nil, are words one of which must appear in
+	// the lower-case subject for the Subject filter to match.
+	subjectHints []string
 }
 
 // Compile turns a [[rules]] entry into a Rule, naming the rule and the
 // pattern in any error.
 func Compile(c evidence.RuleConfig) (*Rule, error) {
-	r := &Rule{Name: c.Name, DateLayouts: c.DateLayouts, DayFirst: c.DateOrder != "month-first", Status: evidence.Status(c.Status)}
+	r := &Rule{Name: c.Name, In: c.In, DateLayouts: c.DateLayouts, DayFirst: c.DateOrder != "month-first", Status: evidence.Status(c.Status)}
 	if r.Name == "" {
 		r.Name = "unnamed rule"
 	}
 	if !r.Status.Valid() {
 		return nil, fmt.Errorf("rule %q: status %q: want one of %v", r.Name, c.Status, evidence.Statuses)
+	}
+	if r.In != "" && r.In != "subject" && r.In != "text" {
+		return nil, fmt.Errorf("rule %q: in %q: want subject or text", r.Name, r.In)
 	}
 	for _, s := range c.Sources {
 		src := evidence.Source(s)
@@ -102,7 +119,35 @@ func Compile(c evidence.RuleConfig) (*Rule, error) {
 			return nil, fmt.Errorf("rule %q: patterns[%d] has no named group such as (?P<ref>…)", r.Name, i)
 		}
 		r.Patterns = append(r.Patterns, re)
+		var fields []string
+		for _, g := range re.SubexpNames() {
+			if g != "" && !slices.Contains(fields, g) {
+				fields = append(fields, g)
+			}
+		}
+		r.fields = append(r.fields, fields)
+		r.hints = append(r.hints, nil)
 	}
+	for field, labels := range c.Labels {
+		if !slices.Contains(Fields, field) {
+			return nil, fmt.Errorf("rule %q: labels.%s is not a fact; use %s", r.Name, field, strings.Join(Fields, ", "))
+		}
+		for _, l := range labels {
+			n := normLabel(l)
+			if n == "" {
+				return nil, fmt.Errorf("rule %q: labels.%s: empty label", r.Name, field)
+			}
+			if r.Labels == nil {
+				r.Labels = map[string]string{}
+			}
+			if other, ok := r.Labels[n]; ok && other != field {
+				return nil, fmt.Errorf("rule %q: label %q is given for both %s and %s", r.Name, l, other, field)
+			}
+			r.Labels[n] = field
+		}
+		r.labelFields = append(r.labelFields, field)
+	}
+	slices.Sort(r.labelFields)
 	for _, l := range c.DateLayouts {
 		if !strings.Contains(l, "2006") && !strings.Contains(l, "06") {
 			return nil, fmt.Errorf("rule %q: date layout %q has no year (Go layouts write the year as 2006)", r.Name, l)
@@ -137,6 +182,95 @@ func New(cfg evidence.Config) (*Extractor, error) {
 // Rules returns the rules in the order they are tried.
 func (x *Extractor) Rules() []*Rule { return x.rules }
 
+func allSet(by map[string]string, fields []string) bool {
+	for _, f := range fields {
+		if _, ok := by[f]; !ok {
+			return false
+		}
+	}
+	return len(fields) > 0
+}
+
+func containsAny(s string, words []string) bool {
+	for _, w := range words {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// labels reads "Label: value" lines, one pass over the text, and reports
+// whether any of r's labels set a fact.
+func (x *Extractor) labels(res *Result, r *Rule, text string) bool {
+	matched := false
+	for rest := text; rest != ""; {
+		var line string
+		line, rest, _ = strings.Cut(rest, "\n")
+		line = strings.TrimLeft(line, " \t>*•·-")
+		colon := strings.IndexAny(line, ":#")
+		if colon <= 0 || colon > 60 {
+			continue
+		}
+		field, ok := r.Labels[normLabel(line[:colon])]
+		if !ok {
+			continue
+		}
+		if _, done := res.By[field]; done {
+			matched = true
+			continue
+		}
+		value, ok := labelledValue(field, strings.TrimSpace(strings.TrimLeft(line[colon+1:], ":# \t")))
+		if !ok {
+			continue
+		}
+		if err := x.set(&res.Facts, field, value, r); err != nil {
+			res.Problems = append(res.Problems, fmt.Sprintf("%s: %s %q: %v", r.Name, field, value, err))
+			continue
+		}
+		res.By[field] = r.Name
+		matched = true
+	}
+	return matched
+}
+
+// normLabel puts a label in the form labels are compared in: lower case,
+// single spaces, no trailing dots.
+func normLabel(s string) string {
+	return strings.TrimRight(strings.ToLower(strings.Join(strings.Fields(s), " ")), ".")
+}
+
+var (
+	refValue   = regexp.MustCompile(`^#?[A-Za-z0-9][A-Za-z0-9._/-]*(?: [A-Za-z0-9][A-Za-z0-9._/-]*)?$`)
+	refToken   = regexp.MustCompile(`^#?[A-Za-z0-9][A-Za-z0-9._/-]*`)
+	emailValue = regexp.MustCompile(`[^\s@<>:;,()\[\]"]+@[^\s@<>;,()\[\]"]+\.[A-Za-z]{2,}`)
+	phoneValue = regexp.MustCompile(`\+?[0-9(][0-9 ().\-/]{5,24}[0-9]`)
+)
+
+// labelledValue keeps of a labelled value what the fact can be: a
+// reference is one or two code-like words, never part of a word; an email
+// and a phone are found in the value.
+func labelledValue(field, v string) (string, bool) {
+	switch field {
+	case "ref":
+		v = strings.TrimRight(v, ".,;")
+		if refValue.MatchString(v) {
+			return v, true
+		}
+		if t := refToken.FindString(v); t != "" && (len(v) == len(t) || v[len(t)] == ' ') {
+			return t, true
+		}
+		return "", false
+	case "email":
+		e := emailValue.FindString(v)
+		return e, e != ""
+	case "phone":
+		p := phoneValue.FindString(v)
+		return p, p != ""
+	}
+	return v, v != ""
+}
+
 // applies reports whether r is meant for in.
 func (r *Rule) applies(in Input) bool {
 	if len(r.Sources) > 0 && !slices.Contains(r.Sources, in.Source) {
@@ -145,8 +279,13 @@ func (r *Rule) applies(in Input) bool {
 	if r.From != nil && !r.From.MatchString(in.From) {
 		return false
 	}
-	if r.Subject != nil && !r.Subject.MatchString(in.Subject) {
-		return false
+	if r.Subject != nil {
+		if r.subjectHints != nil && !containsAny(strings.ToLower(in.Subject), r.subjectHints) {
+			return false
+		}
+		if !r.Subject.MatchString(in.Subject) {
+			return false
+		}
 	}
 	return true
 }
@@ -154,13 +293,41 @@ func (r *Rule) applies(in Input) bool {
 // Extract runs every applicable rule over in's subject and text.
 func (x *Extractor) Extract(in Input) Result {
 	res := Result{By: map[string]string{}}
-	text := in.Subject + "\n" + in.Text
+	both := in.Subject + "\n" + in.Text
 	for _, r := range x.rules {
 		if !r.applies(in) {
 			continue
 		}
-		matched := len(r.Patterns) == 0 && (r.Subject != nil || r.From != nil)
-		for _, re := range r.Patterns {
+		text := both
+		switch r.In {
+		case "subject":
+			text = in.Subject
+		case "text":
+			text = in.Text
+		}
+		matched := len(r.Patterns) == 0 && len(r.Labels) == 0 && (r.Subject != nil || r.From != nil)
+		if len(r.Labels) > 0 && !allSet(res.By, r.labelFields) {
+			matched = x.labels(&res, r, text) || matched
+		}
+		var lower string // text in lower case, made when a hint is checked
+		for i, re := range r.Patterns {
+			// The first rule to set a fact wins: a pattern whose facts are
+			// all set has nothing to add.
+			if allSet(res.By, r.fields[i]) {
+				// Only the status it implies could still be news.
+				if !matched && r.Status != "" && res.Facts.Status == "" && re.MatchString(text) {
+					matched = true
+				}
+				continue
+			}
+			if hints := r.hints[i]; hints != nil {
+				if lower == "" {
+					lower = strings.ToLower(text)
+				}
+				if !containsAny(lower, hints) {
+					continue
+				}
+			}
 			m := re.FindStringSubmatchIndex(text)
 			if m == nil {
 				continue
@@ -245,9 +412,7 @@ func (x *Extractor) set(f *evidence.Facts, field, value string, r *Rule) error {
 	return nil
 }
 
-var spaces = regexp.MustCompile(`\s+`)
-
-func collapseSpace(s string) string { return strings.TrimSpace(spaces.ReplaceAllString(s, " ")) }
+func collapseSpace(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // cleanRef keeps a reference as written, without surrounding punctuation.
 func cleanRef(s string) string { return strings.Trim(collapseSpace(s), ".,;:()[]<>\"'#") }
