@@ -10,6 +10,7 @@ package sources
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"time"
 
@@ -50,6 +51,16 @@ type Importer interface {
 	Flags(fs *pflag.FlagSet)
 	// Import reads the source and writes what it finds to run.Sink.
 	Import(ctx context.Context, run *Run) error
+}
+
+// Inspector is an importer that can also answer a question about its source
+// without importing anything: which calendars a key may read, which
+// mailboxes an account has. When Inspecting reports true (a flag such as
+// --list-calendars was given), the command line calls Inspect instead of
+// Import and records no job. Inspect is read-only like Import.
+type Inspector interface {
+	Inspecting() bool
+	Inspect(ctx context.Context, run *Run, out io.Writer) error
 }
 
 // Help is what --help says about an importer.

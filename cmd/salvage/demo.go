@@ -95,6 +95,10 @@ func (c *demoCmd) run(ctx context.Context, w io.Writer) error {
 			"--last-backup", info.Window.LastBackup.UTC().Format(time.RFC3339)}},
 		{"Import Stripe: customers, payments, refunds, checkout sessions, events (from the export files)",
 			[]string{"import", "stripe", "--from", filepath.Join(scenario, "stripe")}},
+		{"Import the fleet calendar's ICS export",
+			[]string{"import", "ics", filepath.Join(scenario, "calendar", "calendar.ics")}},
+		{"Import the same calendar from saved Google Calendar API pages: cancelled events too, the rest already known",
+			[]string{"import", "gcal", "--from", filepath.Join(scenario, "calendar"), "--calendar", "fleet"}},
 		{"Check the evidence is what was imported", []string{"verify"}},
 	}
 	for i, st := range steps {

@@ -68,6 +68,10 @@ func (a *app) runImport(ctx context.Context, cmd *cobra.Command, imp sources.Imp
 		return err
 	}
 	defer s.Close()
+	if in, ok := imp.(sources.Inspector); ok && in.Inspecting() {
+		return in.Inspect(ctx, &sources.Run{Args: args, Config: s.Config(), Sink: nil, Log: a.log.With("import", imp.Name()),
+			Progress: sources.NoProgress, Getenv: a.getenv, Now: a.now}, cmd.OutOrStdout())
+	}
 	job, err := s.StartJob(ctx, imp.Name(), imp.Source(), append(changedFlags(cmd.Flags()), args...))
 	if err != nil {
 		return err

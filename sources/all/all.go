@@ -5,6 +5,7 @@ package all
 
 import (
 	"github.com/salvagehq/salvage/sources"
+	"github.com/salvagehq/salvage/sources/calendar"
 	"github.com/salvagehq/salvage/sources/stripe"
 )
 
@@ -12,5 +13,7 @@ import (
 func Importers() []sources.Importer {
 	return []sources.Importer{
 		stripe.New(),
+		calendar.NewGCal(),
+		calendar.NewICS(),
 	}
 }
