@@ -99,7 +99,7 @@ var DefaultRules = []evidence.RuleConfig{
 	{
 		Name: "reference after a booking word",
 		Patterns: []string{
-			`(?:\b(?i:booking|reservation|reserva|réservation|reservierung|buchung|prenotazione|boeking|rental|order)\b)` +
+			`(?:\b(?i:booking|reservation|reserva|réservation|reservierung|buchung|prenotazione|boeking|rental|order|quote|quotation|orçamento|presupuesto|devis|angebot|preventivo)\b)` +
 				`[^A-Za-z0-9\r\n]{0,3}(?:(?i:no|nr|n\.?º|number|ref|reference|id)\b\.?)?[^A-Za-z0-9\r\n]{0,3}` + refAfterWord,
 		},
 	},
@@ -121,6 +121,13 @@ var DefaultRules = []evidence.RuleConfig{
 		Name: "confirmation", Sources: []string{"mail", "calendar"}, Status: "confirmed",
 		Subject: `(?i)\b(?:confirm(?:ed|ation)?|confirmad[ao]|confirmação|bestätig(?:t|ung)|confirm[ée]e?)\b`,
 	},
+	// A customer asking: a booking requested, perhaps never confirmed.
+	{
+		Name: "enquiry", Sources: []string{"mail"}, Status: "requested",
+		Subject: `(?i)\b(?:enquiry|inquiry|availability|available\?|quote|quotation|booking request|reservation request|` +
+			`pedido|disponibilidade|orçamento|aluguer|reserva|solicitud|disponibilidad|presupuesto|alquiler|demande|disponibilité|devis|` +
+			`anfrage|verfügbarkeit|angebot|mietwagen|richiesta|disponibilità|preventivo|noleggio)\b`,
+	},
 }
 
 var defaults = withHints(mustCompile(DefaultRules))
@@ -140,6 +147,10 @@ func withHints(rules []*Rule) []*Rule {
 			r.subjectHints = []string{"receipt", "payment", "recibo", "pagamento", "comprovativo", "quittung", "reçu"}
 		case "confirmation":
 			r.subjectHints = []string{"confirm", "bestätig"}
+		case "enquiry":
+			r.subjectHints = []string{"enquir", "inquir", "availab", "quot", "request", "pedido", "disponib", "orçamento", "aluguer",
+				"reserva", "solicitud", "presupuesto", "alquiler", "demande", "devis", "anfrage", "verfügbar", "angebot", "mietwagen",
+				"richiesta", "preventivo", "noleggio"}
 		}
 	}
 	return rules

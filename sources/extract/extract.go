@@ -419,3 +419,109 @@ func cleanRef(s string) string { return strings.Trim(collapseSpace(s), ".,;:()[]
 
 // cleanName drops decoration around a name: quotes, a trailing comma.
 func cleanName(s string) string { return strings.Trim(collapseSpace(s), ".,;:\"'()<>") }
+
+// RuleReport is what one rule makes of an input on its own: for a person
+// writing rules, `salvage rules test` shows one per rule.
+type RuleReport struct {
+	Name string
+	// Builtin is true for the built-in rules (after the case's own).
+	Builtin bool
+	// Applies is false when the rule is not meant for this input; WhyNot
+	// says which filter failed.
+	Applies bool
+	WhyNot  string
+	// Facts are the facts this rule alone reads, as text; Status the
+	// status it implies.
+	Facts    map[string]string
+	Status   evidence.Status
+	Problems []string
+}
+
+// Explain runs every rule on its own over in, in the order they are tried,
+// and returns the combined result as Extract does.
+func (x *Extractor) Explain(in Input) ([]RuleReport, Result) {
+	var out []RuleReport
+	builtin := len(x.rules) - len(defaults)
+	for i, r := range x.rules {
+		rep := RuleReport{Name: r.Name, Builtin: i >= builtin, Applies: true, Facts: map[string]string{}}
+		switch {
+		case len(r.Sources) > 0 && !slices.Contains(r.Sources, in.Source):
+			rep.Applies, rep.WhyNot = false, fmt.Sprintf("for %v only", r.Sources)
+		case r.From != nil && !r.From.MatchString(in.From):
+			rep.Applies, rep.WhyNot = false, fmt.Sprintf("sender %q does not match %s", in.From, short(r.From.String()))
+		case r.Subject != nil && !r.Subject.MatchString(in.Subject):
+			rep.Applies, rep.WhyNot = false, fmt.Sprintf("subject does not match %s", short(r.Subject.String()))
+		}
+		if rep.Applies {
+			one := &Extractor{rules: []*Rule{r}, loc: x.loc, currency: x.currency}
+			res := one.Extract(in)
+			for field := range res.By {
+				if field != "status" {
+					rep.Facts[field] = FactText(res.Facts, field, x.loc)
+				}
+			}
+			rep.Status, rep.Problems = res.Facts.Status, res.Problems
+		}
+		out = append(out, rep)
+	}
+	return out, x.Extract(in)
+}
+
+// FactText shows one fact as a person reads it: times in loc, amounts in
+// major units with their currency.
+func FactText(f evidence.Facts, field string, loc *time.Location) string {
+	switch field {
+	case "ref":
+		return f.Ref
+	case "name":
+		return f.Name
+	case "email":
+		return f.Email
+	case "phone":
+		return f.Phone
+	case "item":
+		return f.Item
+	case "status":
+		return string(f.Status)
+	case "start", "end":
+		t := f.Start
+		if field == "end" {
+			t = f.End
+		}
+		if t == nil {
+			return ""
+		}
+		if f.AllDay {
+			return t.In(loc).Format("2006-01-02 (all day)")
+		}
+		return t.In(loc).Format("2006-01-02 15:04 MST")
+	case "amount":
+		if f.AmountMinor == nil {
+			return ""
+		}
+		d := scale(f.Currency)
+		v := *f.AmountMinor
+		if d == 0 {
+			return fmt.Sprintf("%d %s", v, f.Currency)
+		}
+		p := int64(1)
+		for range d {
+			p *= 10
+		}
+		sign := ""
+		if v < 0 {
+			sign, v = "-", -v
+		}
+		return fmt.Sprintf("%s%d.%0*d %s", sign, v/p, d, v%p, f.Currency)
+	case "currency":
+		return f.Currency
+	}
+	return ""
+}
+
+func short(s string) string {
+	if r := []rune(s); len(r) > 60 {
+		return string(r[:57]) + "…"
+	}
+	return s
+}

@@ -9,9 +9,10 @@ import (
 
 // PlainText returns s as plain text. HTML (an email's HTML part, a calendar
 // description written in Google's editor) is parsed with a real HTML parser:
-// block elements and <br> become line breaks, entities are decoded, links
-// keep their text, scripts and styles are dropped. Text that is not HTML is
-// returned unchanged.
+// block elements and <br> become line breaks, a table row of two cells
+// becomes "label: value", entities are decoded, links keep their text,
+// scripts and styles are dropped. Text that is not HTML is returned
+// unchanged.
 func PlainText(s string) string {
 	if !looksLikeHTML(s) {
 		return s
@@ -20,49 +21,92 @@ func PlainText(s string) string {
 	if err != nil {
 		return s
 	}
-	var b strings.Builder
-	newline := func() {
-		if s := b.String(); len(s) > 0 && s[len(s)-1] != '\n' {
-			b.WriteByte('\n')
-		}
+	var r textRenderer
+	r.walk(doc)
+	return tidy(r.b.String())
+}
+
+// textRenderer writes an HTML tree as text.
+type textRenderer struct{ b strings.Builder }
+
+func (r *textRenderer) newline() {
+	if s := r.b.String(); len(s) > 0 && s[len(s)-1] != '\n' {
+		r.b.WriteByte('\n')
 	}
-	var walk func(n *html.Node)
-	walk = func(n *html.Node) {
-		switch n.Type {
-		case html.TextNode:
-			b.WriteString(strings.Join(strings.Fields(n.Data), " "))
-			if strings.HasSuffix(n.Data, " ") || strings.HasSuffix(n.Data, "\n") {
-				b.WriteByte(' ')
-			}
+}
+
+func (r *textRenderer) walk(n *html.Node) {
+	switch n.Type {
+	case html.TextNode:
+		r.b.WriteString(strings.Join(strings.Fields(n.Data), " "))
+		if strings.HasSuffix(n.Data, " ") || strings.HasSuffix(n.Data, "\n") {
+			r.b.WriteByte(' ')
+		}
+		return
+	case html.ElementNode:
+		switch n.DataAtom {
+		case atom.Script, atom.Style, atom.Head, atom.Title:
 			return
-		case html.ElementNode:
-			switch n.DataAtom {
-			case atom.Script, atom.Style, atom.Head, atom.Title:
-				return
-			case atom.Br:
-				b.WriteByte('\n')
+		case atom.Br:
+			r.b.WriteByte('\n')
+			return
+		case atom.Tr:
+			// A table row of two cells is how HTML confirmations lay out
+			// "label: value": write it so.
+			if cells := rowCells(n); len(cells) == 2 {
+				label := strings.TrimRight(cellText(cells[0]), ": \t")
+				value := strings.ReplaceAll(cellText(cells[1]), "\n", " ")
+				r.newline()
+				if label != "" && value != "" && !strings.Contains(label, "\n") {
+					r.b.WriteString(label + ": " + value)
+				} else {
+					r.b.WriteString(strings.TrimSpace(label + " " + value))
+				}
+				r.newline()
 				return
 			}
 		}
-		block := n.Type == html.ElementNode && blockElements[n.DataAtom]
-		if block {
-			newline()
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-		if block {
-			newline()
-		}
-		if n.Type == html.ElementNode && (n.DataAtom == atom.Td || n.DataAtom == atom.Th) {
-			b.WriteByte(' ')
+	}
+	block := n.Type == html.ElementNode && blockElements[n.DataAtom]
+	if block {
+		r.newline()
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		r.walk(c)
+	}
+	if block {
+		r.newline()
+	}
+	if n.Type == html.ElementNode && (n.DataAtom == atom.Td || n.DataAtom == atom.Th) {
+		r.b.WriteByte(' ')
+	}
+}
+
+// cellText is a table cell's content as text.
+func cellText(n *html.Node) string {
+	var r textRenderer
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		r.walk(c)
+	}
+	return tidy(r.b.String())
+}
+
+// rowCells returns a row's th and td children.
+func rowCells(tr *html.Node) []*html.Node {
+	var cells []*html.Node
+	for c := tr.FirstChild; c != nil; c = c.NextSibling {
+		if c.Type == html.ElementNode && (c.DataAtom == atom.Td || c.DataAtom == atom.Th) {
+			cells = append(cells, c)
 		}
 	}
-	walk(doc)
-	// Tidy: trim each line, at most one blank line in a row.
+	return cells
+}
+
+// tidy trims each line and keeps at most one blank line in a row.
+func tidy(s string) string {
 	var out []string
 	blank := false
-	for _, line := range strings.Split(b.String(), "\n") {
+	for _, line := range strings.Split(s, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" {
 			if !blank && len(out) > 0 {

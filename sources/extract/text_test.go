@@ -12,6 +12,8 @@ func TestPlainText(t *testing.T) {
 			"Booking reference: ACH\u20117K2Q9\nTotal: €1,184.50"},
 		{"tables become lines", "<table><tr><td>Pick-up:</td><td>2026-10-03 10:00</td></tr><tr><td>Return:</td><td>2026-10-06</td></tr></table>",
 			"Pick-up: 2026-10-03 10:00\nReturn: 2026-10-06"},
+		{"two-cell rows are label and value", `<table><tr><th align=left>Reservation no.</th><td>ACH 53X6Q</td></tr><tr><th>Customer</th><td>In&#234;s Gouveia</td></tr><tr><td colspan="2">Times are Lisbon local time.</td></tr></table>`,
+			"Reservation no.: ACH 53X6Q\nCustomer: Inês Gouveia\nTimes are Lisbon local time."},
 		{"scripts and styles are dropped", "<html><head><style>p{color:red}</style><script>alert(1)</script></head><body><div>Name: Ana Sousa</div></body></html>",
 			"Name: Ana Sousa"},
 	}
