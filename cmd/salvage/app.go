@@ -90,7 +90,7 @@ The case is the directory given by --case, or $SALVAGE_CASE, or ./` + defaultCas
 			if a.verbose {
 				level = slog.LevelDebug
 			}
-			a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+			a.log = slog.New(newLogHandler(a.stderr, level))
 			if a.caseDir == "" {
 				a.caseDir = a.getenv("SALVAGE_CASE")
 			}
@@ -117,6 +117,7 @@ The case is the directory given by --case, or $SALVAGE_CASE, or ./` + defaultCas
 		a.statusCommand(),
 		a.importCommand(),
 		a.verifyCommand(),
+		a.rulesCommand(),
 		a.demoCommand(),
 	)
 	for _, c := range root.Commands() {

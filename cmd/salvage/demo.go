@@ -99,14 +99,20 @@ func (c *demoCmd) run(ctx context.Context, w io.Writer) error {
 			[]string{"import", "ics", filepath.Join(scenario, "calendar", "calendar.ics")}},
 		{"Import the same calendar from saved Google Calendar API pages: cancelled events too, the rest already known",
 			[]string{"import", "gcal", "--from", filepath.Join(scenario, "calendar"), "--calendar", "fleet"}},
+		{"Import the bookings mailbox (a Google Takeout mbox): confirmations, changes, cancellations, receipts, invitations",
+			[]string{"import", "mail", filepath.Join(scenario, "mail", "mailbox.mbox")}},
 		{"Check the evidence is what was imported", []string{"verify"}},
 	}
 	for i, st := range steps {
 		args := append([]string{"--case", caseDir}, st.args...)
 		fmt.Fprintf(w, "%d. %s\n   $ salvage %s\n", i+1, st.title, strings.Join(args, " "))
 		out := &indent{w: w, prefix: "     "}
-		code := run(ctx, args, env{stdout: out, stderr: c.stderr, getenv: c.getenv})
+		// Notes and warnings indented like the output; no progress bars
+		// (each step takes well under a second).
+		errOut := &indent{w: c.stderr, prefix: "     "}
+		code := run(ctx, args, env{stdout: out, stderr: errOut, getenv: c.getenv})
 		out.flush()
+		errOut.flush()
 		if code != exitOK && code != exitPartial {
 			if code == exitInterrupted {
 				return context.Canceled

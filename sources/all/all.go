@@ -6,6 +6,7 @@ package all
 import (
 	"github.com/salvagehq/salvage/sources"
 	"github.com/salvagehq/salvage/sources/calendar"
+	"github.com/salvagehq/salvage/sources/mail"
 	"github.com/salvagehq/salvage/sources/stripe"
 )
 
@@ -15,5 +16,7 @@ func Importers() []sources.Importer {
 		stripe.New(),
 		calendar.NewGCal(),
 		calendar.NewICS(),
+		mail.NewIMAP(),
+		mail.NewFiles(),
 	}
 }
