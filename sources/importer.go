@@ -63,6 +63,16 @@ type Inspector interface {
 	Inspect(ctx context.Context, run *Run, out io.Writer) error
 }
 
+// Checker is an importer that can check its flags, arguments and
+// credentials before anything is read. The command line calls Check before
+// it records a job, so a command line that could never work (no key, a
+// path that does not exist, --plain to a remote server) leaves no failed
+// job behind. Import still checks what it uses: Check is a courtesy, not a
+// guard. Check neither reads the source nor writes the case.
+type Checker interface {
+	Check(run *Run) error
+}
+
 // Help is what --help says about an importer.
 type Help struct {
 	// Args is the usage of the positional arguments ("FILE|DIR...").

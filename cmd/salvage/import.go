@@ -72,6 +72,12 @@ func (a *app) runImport(ctx context.Context, cmd *cobra.Command, imp sources.Imp
 		return in.Inspect(ctx, &sources.Run{Args: args, Config: s.Config(), Sink: nil, Log: a.log.With("import", imp.Name()),
 			Progress: sources.NoProgress, Getenv: a.getenv, Now: a.now}, cmd.OutOrStdout())
 	}
+	if c, ok := imp.(sources.Checker); ok {
+		if err := c.Check(&sources.Run{Args: args, Config: s.Config(), Log: a.log.With("import", imp.Name()),
+			Progress: sources.NoProgress, Getenv: a.getenv, Now: a.now}); err != nil {
+			return err
+		}
+	}
 	job, err := s.StartJob(ctx, imp.Name(), imp.Source(), append(changedFlags(cmd.Flags()), args...))
 	if err != nil {
 		return err

@@ -50,6 +50,7 @@ type GCal struct {
 var (
 	_ sources.Importer  = (*GCal)(nil)
 	_ sources.Inspector = (*GCal)(nil)
+	_ sources.Checker   = (*GCal)(nil)
 )
 
 // NewGCal returns the Google Calendar importer.
@@ -145,13 +146,37 @@ func (g *GCal) Inspect(ctx context.Context, run *sources.Run, out io.Writer) err
 	return tw.Flush()
 }
 
+// Check implements sources.Checker: the flags and the case's rules (the
+// credentials are read when the import starts).
+func (g *GCal) Check(run *sources.Run) error {
+	if len(g.from) > 0 {
+		if len(g.calendars) > 1 {
+			return fmt.Errorf("%w: with --from, give at most one --calendar (the pages' calendar)", sources.ErrUsage)
+		}
+		for _, root := range g.from {
+			if _, err := os.Stat(root); err != nil {
+				return fmt.Errorf("%w: --from %s: no such file or folder", sources.ErrUsage, root)
+			}
+		}
+	} else {
+		if len(g.calendars) == 0 {
+			return fmt.Errorf("%w: give --calendar ID (salvage import gcal --list-calendars shows them)", sources.ErrUsage)
+		}
+		if _, err := g.timeMin(run); err != nil {
+			return err
+		}
+	}
+	_, err := NewConverter(run.Config)
+	return err
+}
+
 // Import implements sources.Importer.
 func (g *GCal) Import(ctx context.Context, run *sources.Run) error {
+	if err := g.Check(run); err != nil {
+		return err
+	}
 	if len(g.from) > 0 {
 		return g.importFiles(ctx, run)
-	}
-	if len(g.calendars) == 0 {
-		return fmt.Errorf("%w: give --calendar ID (salvage import gcal --list-calendars shows them)", sources.ErrUsage)
 	}
 	timeMin, err := g.timeMin(run)
 	if err != nil {

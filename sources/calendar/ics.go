@@ -38,7 +38,10 @@ type ICS struct {
 	transport http.RoundTripper
 }
 
-var _ sources.Importer = (*ICS)(nil)
+var (
+	_ sources.Importer = (*ICS)(nil)
+	_ sources.Checker  = (*ICS)(nil)
+)
 
 // NewICS returns the iCalendar importer, with the defaults its flags have.
 func NewICS() *ICS { return &ICS{maxSize: defaultMaxSize, maxInstances: defaultMaxInstances} }
@@ -400,6 +403,19 @@ func (im *ICS) client() *http.Client {
 		return guard(req, via)
 	}
 	return c
+}
+
+// Check implements sources.Checker: the flags, and every file or folder
+// exists (URLs are only parsed).
+func (im *ICS) Check(run *sources.Run) error {
+	if _, err := im.options(run); err != nil {
+		return err
+	}
+	if _, err := im.inputs(run.Args); err != nil {
+		return err
+	}
+	_, err := NewConverter(run.Config)
+	return err
 }
 
 // Import implements sources.Importer. It reads every input first, then

@@ -38,7 +38,10 @@ type Importer struct {
 	retries *int64
 }
 
-var _ sources.Importer = (*Importer)(nil)
+var (
+	_ sources.Importer = (*Importer)(nil)
+	_ sources.Checker  = (*Importer)(nil)
+)
 
 // New returns the Stripe importer.
 func New() *Importer { return &Importer{} }
@@ -112,43 +115,66 @@ func typeNames() string {
 
 // Import implements sources.Importer.
 func (im *Importer) Import(ctx context.Context, run *sources.Run) error {
-	selected, err := im.selectedTypes()
+	pl, err := im.plan(run)
 	if err != nil {
 		return err
 	}
-	fr, err := newFactsReader(run.Config)
-	if err != nil {
-		return err
+	if pl.files {
+		return im.importFiles(ctx, run, pl.facts, pl.selected, pl.live)
+	}
+	return im.importAPI(ctx, run, pl.facts, pl.selected, pl.key, pl.window)
+}
+
+// Check implements sources.Checker.
+func (im *Importer) Check(run *sources.Run) error {
+	_, err := im.plan(run)
+	return err
+}
+
+// plan is what the flags, the case and the environment ask for.
+type plan struct {
+	selected []objectType
+	facts    *factsReader
+	files    bool // --from: exported files, in mode live or not
+	live     bool
+	key      key
+	window   window
+}
+
+func (im *Importer) plan(run *sources.Run) (plan, error) {
+	var pl plan
+	var err error
+	if pl.selected, err = im.selectedTypes(); err != nil {
+		return pl, err
+	}
+	if pl.facts, err = newFactsReader(run.Config); err != nil {
+		return pl, err
 	}
 	if len(im.from) > 0 {
 		if im.apiBase != defaultAPIBase || im.since != "" || im.until != "" {
-			return fmt.Errorf("%w: --from reads files; --api-base, --since and --until are for the API", sources.ErrUsage)
+			return pl, fmt.Errorf("%w: --from reads files; --api-base, --since and --until are for the API", sources.ErrUsage)
 		}
-		live := true
+		pl.files, pl.live = true, true
 		switch im.mode {
 		case "", "live":
 		case "test":
-			live = false
+			pl.live = false
 		default:
-			return fmt.Errorf("%w: --mode %q: want live or test", sources.ErrUsage, im.mode)
+			return pl, fmt.Errorf("%w: --mode %q: want live or test", sources.ErrUsage, im.mode)
 		}
-		return im.importFiles(ctx, run, fr, selected, live)
+		return pl, nil
 	}
 	if im.mode != "" {
-		return fmt.Errorf("%w: --mode is for --from; from the API the key decides the mode", sources.ErrUsage)
+		return pl, fmt.Errorf("%w: --mode is for --from; from the API the key decides the mode", sources.ErrUsage)
 	}
-	key, err := readKey(run)
-	if err != nil {
-		return err
+	if pl.key, err = readKey(run); err != nil {
+		return pl, err
 	}
 	if err := checkBase(im.apiBase); err != nil {
-		return err
+		return pl, err
 	}
-	win, err := im.window(run)
-	if err != nil {
-		return err
-	}
-	return im.importAPI(ctx, run, fr, selected, key, win)
+	pl.window, err = im.window(run)
+	return pl, err
 }
 
 func newFactsReader(cfg evidence.Config) (*factsReader, error) {
