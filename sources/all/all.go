@@ -8,6 +8,7 @@ import (
 	"github.com/salvagehq/salvage/sources/calendar"
 	"github.com/salvagehq/salvage/sources/mail"
 	"github.com/salvagehq/salvage/sources/stripe"
+	"github.com/salvagehq/salvage/sources/transcript"
 )
 
 // Importers returns a fresh instance of every importer.
@@ -18,5 +19,6 @@ func Importers() []sources.Importer {
 		calendar.NewICS(),
 		mail.NewIMAP(),
 		mail.NewFiles(),
+		transcript.New(),
 	}
 }
