@@ -16,6 +16,7 @@ import (
 	"github.com/salvagehq/salvage/evidence"
 	"github.com/salvagehq/salvage/fixtures"
 	"github.com/salvagehq/salvage/sources/all"
+	"github.com/salvagehq/salvage/sources/transcript"
 	"github.com/spf13/cobra"
 )
 
@@ -101,6 +102,8 @@ func (c *demoCmd) run(ctx context.Context, w io.Writer) error {
 			[]string{"import", "gcal", "--from", filepath.Join(scenario, "calendar"), "--calendar", "fleet"}},
 		{"Import the bookings mailbox (a Google Takeout mbox): confirmations, changes, cancellations, receipts, invitations",
 			[]string{"import", "mail", filepath.Join(scenario, "mail", "mailbox.mbox")}},
+		{"Import the coding agent's transcript: every step, what it did, secrets redacted",
+			[]string{"import", "transcript", filepath.Join(scenario, "transcripts")}},
 		{"Check the evidence is what was imported", []string{"verify"}},
 	}
 	for i, st := range steps {
@@ -136,6 +139,9 @@ func (c *demoCmd) run(ctx context.Context, w io.Writer) error {
 		parts = append(parts, fmt.Sprintf("%s %s", src, count(st.Records[src])))
 	}
 	fmt.Fprintf(w, "  evidence   %s\n", strings.Join(parts, " · "))
+	if err := printIncident(ctx, w, s, loc); err != nil {
+		return err
+	}
 	if len(all.Importers()) == 0 {
 		fmt.Fprintf(w, "  importers  none in this build yet, so the case stays empty\n")
 	}
@@ -210,4 +216,43 @@ func (i *indent) flush() {
 		fmt.Fprintf(i.w, "%s%s\n", i.prefix, i.buf.Bytes())
 		i.buf.Reset()
 	}
+}
+
+// printIncident prints the incident as the evidence tells it: when, what
+// the agent did, with which credential, and who approved it.
+func printIncident(ctx context.Context, w io.Writer, s *evidence.Store, loc *time.Location) error {
+	var findings []evidence.Record
+	for r, err := range s.Records(ctx, evidence.Query{Sources: []evidence.Source{evidence.Transcript}}) {
+		if err != nil {
+			return err
+		}
+		if r.Kind == transcript.KindFinding {
+			findings = append(findings, r)
+		}
+	}
+	in, ok := transcript.ProposeIncident(findings)
+	if !ok {
+		fmt.Fprintf(w, "  incident   no destructive action found in the transcripts\n")
+		return nil
+	}
+	at := in.Time.Truncate(time.Second)
+	when := at.In(loc).Format("2006-01-02 15:04:05 MST")
+	if _, off := at.In(loc).Zone(); off != 0 {
+		when += at.UTC().Format(" (15:04:05 UTC)")
+	}
+	fmt.Fprintf(w, "  incident   %s: the agent ran %s\n", when, in.Explanation)
+	if set := s.Config().Case.IncidentAt; !set.IsZero() && !set.Equal(at) {
+		fmt.Fprintf(w, "             the case's incident_at, %s, overrides this proposal\n", set.In(loc).Format("2006-01-02 15:04:05 MST"))
+	}
+	if in.Credential != "" {
+		fmt.Fprintf(w, "             with credential %s, found in %s (%s)\n", in.Credential, in.FoundIn, in.FoundWhere)
+	}
+	switch {
+	case in.ApprovalMode != "":
+		fmt.Fprintf(w, "             no person approved it: approval mode %s\n", in.ApprovalMode)
+	case in.Confirmation != "":
+		fmt.Fprintf(w, "             no person's approval is recorded\n")
+	}
+	fmt.Fprintf(w, "             evidence %s\n", in.Step)
+	return nil
 }

@@ -10,10 +10,11 @@ import (
 )
 
 // logHandler writes log records for a person at a terminal: no timestamp,
-// the level only when it matters, attributes as key=value after the message.
+// the level only when it matters, attributes as key=value after the message
+// (the logger's context, such as import=stripe, only with --verbose).
 //
-//	warning: skipped charges: the key lacks rak_charge_read (import=stripe)
-//	mail read (import=mail messages=617 about_bookings=559 unrelated=58)
+//	warning: skipped charges: the key lacks rak_charge_read
+//	mail read (messages=617 about_bookings=559 unrelated=58)
 type logHandler struct {
 	mu    *sync.Mutex
 	w     io.Writer
@@ -49,8 +50,12 @@ func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
 		kv = append(kv, a.Key+"="+v)
 		return true
 	}
-	for _, a := range h.attrs {
-		add(a)
+	// The logger's own context (import=stripe) says what the command
+	// line already says; it is shown with --verbose only.
+	if h.level.Level() < slog.LevelInfo {
+		for _, a := range h.attrs {
+			add(a)
+		}
 	}
 	r.Attrs(add)
 	if len(kv) > 0 {
