@@ -106,6 +106,28 @@ CREATE TABLE checkpoints (
 ALTER TABLE jobs ADD COLUMN ignored INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE jobs ADD COLUMN ignored_reasons TEXT NOT NULL DEFAULT '{}';  -- JSON {"reason": count}
 `,
+	// 3: the bookings of the latest reconcile run, and every run.
+	`
+-- One reconcile run. Kept for every run; the newest is the one whose
+-- bookings the bookings table holds.
+CREATE TABLE reconcile_runs (
+	id          INTEGER PRIMARY KEY,
+	started_at  INTEGER NOT NULL,            -- unix nanoseconds, UTC
+	finished_at INTEGER NOT NULL,
+	since       INTEGER,                     -- the window; NULL when unbounded
+	until       INTEGER,
+	bookings    INTEGER NOT NULL,
+	summary     TEXT    NOT NULL             -- JSON, the reconciler's own
+) STRICT;
+
+-- The bookings of the newest run, in the reconciler's order, each as the
+-- reconciler's JSON. Replaced as a whole by every run.
+CREATE TABLE bookings (
+	seq  INTEGER PRIMARY KEY,
+	ref  TEXT    NOT NULL,
+	json BLOB    NOT NULL
+) STRICT;
+`,
 }
 
 // SchemaVersion is the case schema this build writes.

@@ -1,0 +1,187 @@
+package evidence
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"iter"
+	"strings"
+	"time"
+)
+
+// StoredBooking is one rebuilt booking as the case keeps it: its reference
+// and its JSON, which the store treats as opaque bytes (the reconciler owns
+// the shape).
+type StoredBooking struct {
+	Ref string
+	// JSON is one booking, compact, without a trailing newline.
+	JSON []byte
+}
+
+// ReconcileRun is one reconcile run: when it ran, the window it used, how
+// many bookings it rebuilt and the reconciler's summary as JSON.
+type ReconcileRun struct {
+	ID                    int64
+	StartedAt, FinishedAt time.Time
+	// Since and Until bound the loss window; zero is unbounded.
+	Since, Until time.Time
+	Bookings     int
+	SummaryJSON  []byte
+}
+
+// insertChunk is how many bookings one INSERT statement carries: fewer
+// statements to step through, well under SQLite's 32,766 parameters.
+const insertChunk = 128
+
+// ReplaceBookings stores the bookings of a reconcile run in place of the
+// previous run's, and records the run, in one transaction: a reader sees
+// the old set or the new, never a mix, and a failure (or a cancelled ctx)
+// leaves the old set as it was. Bookings keep the order given. run.Bookings
+// is set to len(bookings); a zero FinishedAt is now, a zero StartedAt is
+// FinishedAt. It returns run with its ID.
+func (s *Store) ReplaceBookings(ctx context.Context, run ReconcileRun, bookings []StoredBooking) (ReconcileRun, error) {
+	for i, b := range bookings {
+		if len(b.JSON) == 0 {
+			return run, fmt.Errorf("store bookings: booking %d (%q) has no JSON", i, b.Ref)
+		}
+	}
+	run.Bookings = len(bookings)
+	if run.FinishedAt.IsZero() {
+		run.FinishedAt = s.now()
+	}
+	if run.StartedAt.IsZero() {
+		run.StartedAt = run.FinishedAt
+	}
+	run.StartedAt, run.FinishedAt = run.StartedAt.UTC(), run.FinishedAt.UTC()
+	run.Since, run.Until = utcOrZero(run.Since), utcOrZero(run.Until)
+
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return run, fmt.Errorf("store bookings: %w", err)
+	}
+	defer tx.Rollback()
+	// Without a WHERE clause SQLite drops the rows page by page instead of
+	// one by one: fast even for a million bookings.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM bookings`); err != nil {
+		return run, fmt.Errorf("store bookings: %w", err)
+	}
+	if err := insertBookings(ctx, tx, bookings); err != nil {
+		return run, fmt.Errorf("store bookings: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO reconcile_runs(started_at, finished_at, since, until, bookings, summary) VALUES (?, ?, ?, ?, ?, ?)`,
+		run.StartedAt.UnixNano(), run.FinishedAt.UnixNano(), nullTime(run.Since), nullTime(run.Until), run.Bookings, string(run.SummaryJSON))
+	if err != nil {
+		return run, fmt.Errorf("record reconcile run: %w", err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return run, fmt.Errorf("record reconcile run: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return run, fmt.Errorf("store bookings: %w", err)
+	}
+	run.ID = id
+	return run, nil
+}
+
+// insertBookings inserts bookings with seq 1, 2, … in the order given,
+// insertChunk rows per statement.
+func insertBookings(ctx context.Context, tx *sql.Tx, bookings []StoredBooking) error {
+	var full *sql.Stmt
+	if len(bookings) >= insertChunk {
+		var err error
+		if full, err = tx.PrepareContext(ctx, insertSQL(insertChunk)); err != nil {
+			return err
+		}
+		defer full.Close()
+	}
+	args := make([]any, 0, 3*insertChunk)
+	for start := 0; start < len(bookings); start += insertChunk {
+		chunk := bookings[start:min(start+insertChunk, len(bookings))]
+		args = args[:0]
+		for i, b := range chunk {
+			args = append(args, int64(start+i+1), b.Ref, b.JSON)
+		}
+		var err error
+		if len(chunk) == insertChunk {
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, insertSQL(len(chunk)), args...)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func insertSQL(rows int) string {
+	return `INSERT INTO bookings(seq, ref, json) VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?, ?),", rows), ",")
+}
+
+// Bookings returns the bookings of the latest reconcile run, in the order
+// they were stored; none if no run has stored any. The store's one
+// connection is busy until the iteration ends.
+func (s *Store) Bookings(ctx context.Context) iter.Seq2[StoredBooking, error] {
+	return func(yield func(StoredBooking, error) bool) {
+		rows, err := s.db.QueryContext(ctx, `SELECT ref, json FROM bookings ORDER BY seq`)
+		if err != nil {
+			yield(StoredBooking{}, fmt.Errorf("read bookings: %w", err))
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var b StoredBooking
+			if err := rows.Scan(&b.Ref, &b.JSON); err != nil {
+				yield(StoredBooking{}, fmt.Errorf("read bookings: %w", err))
+				return
+			}
+			if !yield(b, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(StoredBooking{}, fmt.Errorf("read bookings: %w", err))
+		}
+	}
+}
+
+// LastReconcile returns the newest reconcile run, and false if the case has
+// never been reconciled.
+func (s *Store) LastReconcile(ctx context.Context) (ReconcileRun, bool, error) {
+	var (
+		run               ReconcileRun
+		started, finished int64
+		since, until      sql.NullInt64
+		summary           string
+	)
+	err := s.db.QueryRowContext(ctx, `SELECT id, started_at, finished_at, since, until, bookings, summary
+		FROM reconcile_runs ORDER BY id DESC LIMIT 1`).Scan(&run.ID, &started, &finished, &since, &until, &run.Bookings, &summary)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ReconcileRun{}, false, nil
+	}
+	if err != nil {
+		return ReconcileRun{}, false, fmt.Errorf("read the last reconcile run: %w", err)
+	}
+	run.StartedAt = time.Unix(0, started).UTC()
+	run.FinishedAt = time.Unix(0, finished).UTC()
+	if since.Valid {
+		run.Since = time.Unix(0, since.Int64).UTC()
+	}
+	if until.Valid {
+		run.Until = time.Unix(0, until.Int64).UTC()
+	}
+	if summary != "" {
+		run.SummaryJSON = []byte(summary)
+	}
+	return run, true, nil
+}
+
+// nullTime is t as unix nanoseconds, or NULL when t is zero.
+func nullTime(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}
+}

@@ -1,0 +1,199 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/salvagehq/salvage/evidence"
+	"github.com/salvagehq/salvage/sources"
+	"github.com/salvagehq/salvage/sources/calendar"
+	mailsrc "github.com/salvagehq/salvage/sources/mail"
+	"github.com/salvagehq/salvage/sources/stripe"
+)
+
+// collectSink keeps every record an importer puts.
+type collectSink struct {
+	mu      sync.Mutex
+	records []evidence.Record
+}
+
+func (s *collectSink) Put(_ context.Context, r evidence.Record) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r.Raw = nil
+	s.records = append(s.records, r)
+	return nil
+}
+func (s *collectSink) Reject(context.Context, evidence.Rejected) error      { return nil }
+func (s *collectSink) Ignore(context.Context, string) error                 { return nil }
+func (s *collectSink) SaveCheckpoint(context.Context, string, string) error { return nil }
+func (s *collectSink) Checkpoint(context.Context, string) (string, bool, error) {
+	return "", false, nil
+}
+
+// scenarioRecords imports the committed scenario in-process, as the demo
+// does, and returns its records (every version, in import order).
+func scenarioRecords(tb testing.TB) ([]evidence.Record, evidence.Config) {
+	tb.Helper()
+	dir := filepath.Join("..", "fixtures", "scenario")
+	cfg := evidence.DefaultConfig()
+	cfg.Case.Timezone, cfg.Case.Currency = "Europe/Lisbon", "EUR"
+	cfg.Case.LastBackup = time.Date(2026, 8, 20, 2, 0, 0, 0, time.UTC)
+	sink := &collectSink{}
+	for _, step := range []struct {
+		imp  sources.Importer
+		args []string
+	}{
+		{stripe.New(), []string{"--from", filepath.Join(dir, "stripe")}},
+		{calendar.NewICS(), []string{filepath.Join(dir, "calendar", "calendar.ics")}},
+		{calendar.NewGCal(), []string{"--from", filepath.Join(dir, "calendar"), "--calendar", "fleet"}},
+		{mailsrc.NewFiles(), []string{filepath.Join(dir, "mail", "mailbox.mbox")}},
+	} {
+		fs := pflag.NewFlagSet(step.imp.Name(), pflag.ContinueOnError)
+		step.imp.Flags(fs)
+		if err := fs.Parse(step.args); err != nil {
+			tb.Fatal(err)
+		}
+		run := &sources.Run{Args: fs.Args(), Config: cfg, Sink: sink, Progress: sources.NoProgress,
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Getenv: func(string) string { return "" }, Now: time.Now}
+		if err := step.imp.Import(context.Background(), run); err != nil {
+			tb.Fatalf("import %s: %v", step.imp.Name(), err)
+		}
+	}
+	return sink.records, cfg
+}
+
+// scaled copies the scenario's records until there are n: each copy has
+// its own ids, references, addresses and phones, and is moved k hours on,
+// so copies are separate bookings as a bigger business would have.
+func scaled(base []evidence.Record, n int) []evidence.Record {
+	out := make([]evidence.Record, 0, n)
+	for k := 0; len(out) < n; k++ {
+		suffix := "x" + strconv.Itoa(k)
+		shift := time.Duration(k) * time.Hour
+		for _, r := range base {
+			if len(out) == n {
+				break
+			}
+			c := r
+			f := r.Facts
+			if k > 0 {
+				c.ID = r.ID + suffix
+				if f.Ref != "" {
+					f.Ref += suffix
+				}
+				if f.Email != "" {
+					f.Email = suffix + f.Email
+				}
+				if f.Item != "" {
+					// Another fleet's vehicle: the plate gets a group.
+					tag := strings.ToUpper(strconv.FormatInt(int64(k), 36))
+					f.Item = plateDashed.ReplaceAllStringFunc(f.Item, func(p string) string { return p + "-" + tag })
+				}
+				if f.Phone != "" {
+					f.Phone = fmt.Sprintf("%s%d", strings.TrimSpace(f.Phone)[:min(len(strings.TrimSpace(f.Phone)), 6)], 1000000+k)
+				}
+				if f.Start != nil {
+					t := f.Start.Add(shift)
+					f.Start = &t
+				}
+				if f.End != nil {
+					t := f.End.Add(shift)
+					f.End = &t
+				}
+				c.OccurredAt = r.OccurredAt.Add(shift)
+				links := make([]evidence.Link, len(f.Links))
+				for i, l := range f.Links {
+					links[i] = evidence.Link{Rel: l.Rel, ID: l.ID + suffix}
+				}
+				f.Links = links
+				if to := f.Attrs["to"]; to != "" && !strings.Contains(to, "atlantico") {
+					attrs := make(map[string]string, len(f.Attrs))
+					for key, v := range f.Attrs {
+						attrs[key] = v
+					}
+					attrs["to"] = suffix + to
+					f.Attrs = attrs
+				}
+				if from := f.Attrs["from"]; from != "" && !strings.Contains(from, "atlantico") && !strings.Contains(from, "stripe.com") {
+					attrs := make(map[string]string, len(f.Attrs))
+					for key, v := range f.Attrs {
+						attrs[key] = v
+					}
+					attrs["from"] = suffix + from
+					f.Attrs = attrs
+				}
+			}
+			c.Facts = f
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// benchReconcile reconciles n records, reporting records/s and the peak
+// heap in MB.
+func benchReconcile(b *testing.B, n int) {
+	base, cfg := scenarioRecords(b)
+	recs := scaled(base, n)
+	runtime.GC()
+	debug.FreeOSMemory()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	// As salvage reconcile runs: a soft memory limit, so the collector
+	// works harder rather than let garbage pile up past it.
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(MemoryLimit))
+	defer debug.SetGCPercent(debug.SetGCPercent(400)) // as cmd/salvage runs
+	b.ResetTimer()
+	var peak uint64
+	for i := 0; i < b.N; i++ {
+		done := make(chan struct{})
+		var max uint64
+		go func() { // sample the heap while the run goes
+			var ms runtime.MemStats
+			t := time.NewTicker(50 * time.Millisecond)
+			defer t.Stop()
+			for {
+				runtime.ReadMemStats(&ms)
+				if ms.HeapInuse > max {
+					max = ms.HeapInuse
+				}
+				select {
+				case <-done:
+					return
+				case <-t.C:
+				}
+			}
+		}()
+		res := Reconcile(recs, Options{Config: cfg})
+		close(done)
+		if len(res.Bookings) == 0 {
+			b.Fatal("no bookings")
+		}
+		peak = max
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/run")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+	b.ReportMetric(float64(before.HeapInuse)/(1<<20), "input-heap-MB")
+}
+
+// BenchmarkReconcile100k and BenchmarkReconcile1M: goal 1M records in
+// at most 20 s and 2 GB, and at most 12 times the time of 100k.
+//
+//	go test -run '^$' -bench 'BenchmarkReconcile' -benchtime 1x ./reconcile/
+func BenchmarkReconcile100k(b *testing.B) { benchReconcile(b, 100_000) }
+func BenchmarkReconcile1M(b *testing.B)   { benchReconcile(b, 1_000_000) }

@@ -1,0 +1,685 @@
+package reconcile
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/salvagehq/salvage/evidence"
+)
+
+// MemoryLimit is the soft memory limit salvage reconcile runs under
+// (runtime/debug.SetMemoryLimit): 1.8 GiB keeps a million records within 2
+// GB, the collector working harder as the heap nears it.
+const MemoryLimit = 1800 << 20
+
+// Options are what a reconcile run needs besides the evidence.
+type Options struct {
+	// Config is the case's configuration (zone, currency, source priority).
+	Config evidence.Config
+	// Since and Until bound the loss window: a booking is rebuilt when any
+	// of its evidence occurred in it (zero: unbounded).
+	Since, Until time.Time
+}
+
+// Result is what a run rebuilt.
+type Result struct {
+	Bookings []Booking
+	Summary  Summary
+}
+
+// Summary counts a run's bookings and the evidence it used. Its JSON form is
+// `salvage reconcile --json`.
+type Summary struct {
+	Bookings    int            `json:"bookings"`
+	ByStatus    map[string]int `json:"by_status"`
+	NeedsReview int            `json:"needs_review"`
+	// Review counts bookings by review reason code (a booking may have
+	// several).
+	Review map[string]int `json:"review_reasons"`
+	// Used and Unmatched count evidence records by source: used in a
+	// booking, or holding booking facts but joined to none.
+	Used      map[string]int `json:"evidence_used"`
+	Unmatched map[string]int `json:"evidence_unmatched"`
+	// Ignored counts records with no booking facts (newsletters, agent
+	// steps, Stripe customers without payments).
+	Ignored map[string]int `json:"evidence_ignored"`
+	// OutsideWindow counts bookings left out because none of their
+	// evidence is in the window.
+	OutsideWindow int `json:"outside_window"`
+}
+
+// item is one evidence record as the matcher sees it.
+type item struct {
+	r      *evidence.Record
+	src    evidence.Source
+	ref    string // as shown, normalized
+	refKey string // as compared
+	email  string
+	phone  string
+	name   string // normalized
+	start  *time.Time
+	end    *time.Time
+	plate  string
+	amount *int64
+	// bookingish: the record says something about a booking (a
+	// reference, dates, an amount paid), not only about a person.
+	bookingish bool
+	// business: an email sent by the business (its To is the customer).
+	fromBusiness bool
+	// place: a calendar event whose "name" is its location.
+	place bool
+}
+
+// Reconcile rebuilds bookings from evidence records (every version, or the
+// newest only; for each id the version that best describes the object is
+// used). The result is deterministic: the same records in any order give
+// the same bookings in the same order (by start, then ref).
+func Reconcile(records []evidence.Record, o Options) Result {
+	recs := bestVersions(records)
+	m := newMatcher(recs, o)
+	m.hardLinks()
+	m.scoredLinks()
+	return m.bookings()
+}
+
+// bestVersions keeps, for each record id, the version that best describes
+// the object: for calendar events the highest SEQUENCE, then not the copy
+// inside an email (an invitation is the event as first sent), then the
+// newest; for everything else the newest.
+func bestVersions(records []evidence.Record) []*evidence.Record {
+	best := map[string]*evidence.Record{}
+	for i := range records {
+		r := &records[i]
+		if r.Source == evidence.Transcript {
+			continue
+		}
+		b, ok := best[r.ID]
+		if !ok || better(r, b) {
+			best[r.ID] = r
+		}
+	}
+	out := make([]*evidence.Record, 0, len(best))
+	for _, r := range best {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b *evidence.Record) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+func better(a, b *evidence.Record) bool {
+	if a.Source == evidence.Calendar {
+		sa, _ := strconv.Atoi(a.Facts.Attrs["sequence"])
+		sb, _ := strconv.Atoi(b.Facts.Attrs["sequence"])
+		if sa != sb {
+			return sa > sb
+		}
+		if (a.Via == "email") != (b.Via == "email") {
+			return b.Via == "email"
+		}
+	}
+	return a.Version > b.Version
+}
+
+// uf is a union-find over item indexes that refuses to join two sets that
+// hold different references.
+type uf struct {
+	parent []int
+	ref    []string // the set's reference, at its root
+}
+
+func newUF(n int) *uf {
+	u := &uf{parent: make([]int, n), ref: make([]string, n)}
+	for i := range u.parent {
+		u.parent[i] = i
+	}
+	return u
+}
+
+func (u *uf) find(i int) int {
+	for u.parent[i] != i {
+		u.parent[i] = u.parent[u.parent[i]]
+		i = u.parent[i]
+	}
+	return i
+}
+
+// union joins the sets of a and b unless they hold different references;
+// it reports whether they are (now) one.
+func (u *uf) union(a, b int) bool {
+	ra, rb := u.find(a), u.find(b)
+	if ra == rb {
+		return true
+	}
+	if u.ref[ra] != "" && u.ref[rb] != "" && u.ref[ra] != u.ref[rb] {
+		return false
+	}
+	if rb < ra {
+		ra, rb = rb, ra
+	}
+	u.parent[rb] = ra
+	if u.ref[ra] == "" {
+		u.ref[ra] = u.ref[rb]
+	}
+	return true
+}
+
+// matcher joins evidence into bookings.
+type matcher struct {
+	o      Options
+	items  []item
+	byID   map[string]int
+	u      *uf
+	links  map[int][]Link // by root, filled as links are made
+	weak   map[int]bool   // items joined by a scored link below sure
+	phones *phoneNormalizer
+	biz    map[string]bool // the business's own addresses
+	loc    *time.Location
+	names  map[string]string // normName, by name as written
+}
+
+// normName is normName, remembered: a booking's records repeat its name.
+func (m *matcher) normName(s string) string {
+	if s == "" {
+		return ""
+	}
+	if v, ok := m.names[s]; ok {
+		return v
+	}
+	v := normName(s)
+	m.names[s] = v
+	return v
+}
+
+func newMatcher(recs []*evidence.Record, o Options) *matcher {
+	var samples []string
+	for _, r := range recs {
+		if r.Facts.Phone != "" {
+			samples = append(samples, r.Facts.Phone)
+		}
+	}
+	m := &matcher{o: o, byID: map[string]int{}, links: map[int][]Link{}, weak: map[int]bool{},
+		phones: newPhoneNormalizer(samples), biz: businessAddresses(recs), loc: o.Config.Location(), names: map[string]string{}}
+	m.items = make([]item, len(recs))
+	for i, r := range recs {
+		m.items[i] = m.item(r)
+		m.byID[r.ID] = i
+	}
+	m.u = newUF(len(m.items))
+	for i, it := range m.items {
+		m.u.ref[i] = it.refKey
+	}
+	return m
+}
+
+// businessAddresses are the addresses in most of the mail: the mailbox's
+// own, whatever the business is called.
+func businessAddresses(recs []*evidence.Record) map[string]bool {
+	counts := map[string]int{}
+	n := 0
+	for _, r := range recs {
+		if r.Source != evidence.Mail {
+			continue
+		}
+		n++
+		seen := map[string]bool{}
+		for _, a := range []string{r.Facts.Attrs["from"], r.Facts.Attrs["to"]} {
+			for _, addr := range strings.Split(a, ",") {
+				if e := normEmail(addr); e != "" && !seen[e] {
+					seen[e] = true
+					counts[e]++
+				}
+			}
+		}
+	}
+	out := map[string]bool{}
+	domains := map[string]bool{}
+	for a, c := range counts {
+		if n >= 3 && c*2 > n { // in more than half of the mail
+			out[a] = true
+			_, d, _ := strings.Cut(a, "@")
+			domains[d] = true
+		}
+	}
+	// Other addresses of the business's own domain (info@, a second
+	// mailbox) are the business too.
+	for a := range counts {
+		if _, d, _ := strings.Cut(a, "@"); domains[d] {
+			out[a] = true
+		}
+	}
+	return out
+}
+
+func (m *matcher) item(r *evidence.Record) item {
+	f := r.Facts
+	it := item{r: r, src: r.Source, ref: normRef(f.Ref), refKey: refKey(f.Ref), start: f.Start, end: f.End, amount: f.AmountMinor}
+	it.email = normEmail(f.Email)
+	if r.Source == evidence.Mail {
+		from := normEmail(f.Attrs["from"])
+		it.fromBusiness = m.biz[from]
+		if it.email == "" {
+			// The customer is whoever is not the business: the
+			// recipient of what the business (or its payment
+			// provider) sent, else the sender.
+			for _, a := range strings.Split(f.Attrs["to"], ",") {
+				if e := normEmail(a); e != "" && !m.biz[e] {
+					it.email = e
+					break
+				}
+			}
+			if it.email == "" && from != "" && !m.biz[from] {
+				it.email = from
+			}
+		}
+	}
+	it.phone = m.phones.e164(f.Phone)
+	it.name = m.normName(f.Name)
+	if r.Source == evidence.Calendar && f.Name != "" && strings.Contains(strings.ToLower(f.Attrs["location"]), strings.ToLower(strings.TrimSpace(f.Name))) {
+		// "Oficina Auto Tejo" at "Oficina Auto Tejo, Rua …": a
+		// place (a workshop visit), not a customer.
+		it.name, it.place = "", true
+	}
+	it.plate = itemKey(f.Item)
+	switch r.Source {
+	case evidence.Stripe:
+		// Money that moved is about a booking; a checkout session that
+		// expired unpaid and names no booking is only an attempt.
+		paid := f.PaidMinor != nil && *f.PaidMinor > 0
+		it.bookingish = it.ref != "" || r.Kind == "payment_intent" || r.Kind == "charge" || r.Kind == "refund" ||
+			r.Kind == "checkout.session" && (paid || it.email != "")
+	case evidence.Calendar:
+		// An event is about a booking when it names one or a customer
+		// or vehicle: not a staff meeting or a workshop visit.
+		it.bookingish = it.ref != "" || it.start != nil && (it.name != "" || it.email != "" || it.phone != "")
+	default:
+		it.bookingish = it.ref != "" || it.start != nil || (it.amount != nil && f.Status != "")
+	}
+	return it
+}
+
+// link joins two items for a reason and records it.
+func (m *matcher) link(a, b int, reason string, weight float64) bool {
+	if !m.u.union(a, b) {
+		return false
+	}
+	root := m.u.find(a)
+	m.links[root] = append(m.links[root], Link{A: m.items[a].r.ID, B: m.items[b].r.ID, Reason: reason, Weight: weight})
+	return true
+}
+
+// hardLinks joins what the sources themselves say belongs together: the
+// same reference, Stripe's object graph, email threads, a calendar event
+// and the email that carried its invitation.
+func (m *matcher) hardLinks() {
+	// Stripe objects and calendar UIDs named by links.
+	for i, it := range m.items {
+		for _, l := range it.r.Facts.Links {
+			var target string
+			switch l.Rel {
+			case "stripe_payment_intent", "stripe_charge", "stripe_checkout_session":
+				target = "stripe:" + l.ID
+			case "in_reply_to", "references":
+				target = "mail:<" + strings.Trim(l.ID, "<>") + ">"
+			case "ical_uid":
+				target = "ics:" + l.ID
+			default:
+				continue
+			}
+			if j, ok := m.byID[target]; ok && j != i {
+				m.link(i, j, l.Rel, 1)
+			}
+		}
+	}
+	// The same reference.
+	byRef := map[string]int{}
+	for i, it := range m.items {
+		if it.refKey == "" {
+			continue
+		}
+		if j, ok := byRef[it.refKey]; ok {
+			m.link(j, i, "same reference", 1)
+		} else {
+			byRef[it.refKey] = i
+		}
+	}
+}
+
+// sure and weakThreshold are the scores above which a scored link joins
+// evidence: sure links need no review, weak ones are flagged.
+const (
+	sure          = 12.0
+	weakThreshold = 8.0
+)
+
+// component is a set of items being built into a booking, with the
+// values its items give, each set a small slice (most hold one or two).
+type component struct {
+	root   int
+	items  []int
+	ref    string
+	emails []string
+	phones []string
+	names  []string
+	starts []int64  // unix minutes
+	days   []string // local dates
+	plates []string
+	amts   []int64
+	// moments are when money or a confirmation changed hands (Stripe
+	// payments, receipts, confirmation emails), in minutes.
+	moments []int64
+}
+
+func addOnce[T comparable](s []T, v T) []T {
+	for _, x := range s {
+		if x == v {
+			return s
+		}
+	}
+	return append(s, v)
+}
+
+func (m *matcher) components() map[int]*component {
+	out := make(map[int]*component, len(m.items)/4)
+	for i := range m.items {
+		root := m.u.find(i)
+		c := out[root]
+		if c == nil {
+			c = &component{root: root}
+			out[root] = c
+		}
+		c.items = append(c.items, i)
+		it := &m.items[i]
+		if it.refKey != "" {
+			c.ref = it.refKey
+		}
+		if it.email != "" {
+			c.emails = addOnce(c.emails, it.email)
+		}
+		if it.phone != "" {
+			c.phones = addOnce(c.phones, it.phone)
+		}
+		if it.name != "" {
+			c.names = addOnce(c.names, it.name)
+		}
+		if it.start != nil {
+			c.starts = addOnce(c.starts, it.start.Unix()/60)
+			c.days = addOnce(c.days, it.start.In(m.loc).Format(time.DateOnly)) // local: an all-day date is local midnight
+		}
+		if it.plate != "" {
+			c.plates = addOnce(c.plates, it.plate)
+		}
+		if it.amount != nil {
+			c.amts = addOnce(c.amts, *it.amount)
+		}
+		if t := it.r.OccurredAt; !t.IsZero() && (it.src != evidence.Mail || it.r.Facts.Status != "") {
+			c.moments = addOnce(c.moments, t.Unix()/60)
+		}
+	}
+	return out
+}
+
+func overlap[T comparable](a, b []T) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if x == y {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// score is how strongly two components look like one booking, with the
+// reasons: a sum of log-likelihood-style weights per field that agrees or
+// disagrees.
+func score(a, b *component) (float64, string) {
+	s := 0.0
+	var why []string
+	add := func(w float64, reason string) {
+		s += w
+		why = append(why, reason)
+	}
+	switch {
+	case overlap(a.emails, b.emails):
+		add(6, "same email")
+	case len(a.emails) > 0 && len(b.emails) > 0:
+		add(-2, "different email")
+	}
+	if overlap(a.phones, b.phones) {
+		add(5, "same phone")
+	}
+	switch {
+	case overlap(a.names, b.names):
+		add(4, "same name")
+	case similarNames(a.names, b.names):
+		add(2.5, "similar name")
+	case len(a.names) > 0 && len(b.names) > 0:
+		add(-2, "different name")
+	}
+	switch {
+	case overlap(a.starts, b.starts):
+		add(6, "same start")
+	case overlap(a.days, b.days):
+		add(3, "same start day")
+	case len(a.starts) > 0 && len(b.starts) > 0:
+		add(-6, "different start")
+	}
+	if overlap(a.plates, b.plates) {
+		add(3, "same vehicle")
+	} else if len(a.plates) > 0 && len(b.plates) > 0 {
+		add(-3, "different vehicle")
+	}
+	switch {
+	case overlap(a.amts, b.amts):
+		add(5, "same amount")
+	case len(a.amts) > 0 && len(b.amts) > 0:
+		add(-3, "different amount")
+	}
+	near := false
+	for _, x := range a.moments {
+		for _, y := range b.moments {
+			if d := x - y; d >= -30 && d <= 30 {
+				near = true
+			}
+		}
+	}
+	if near {
+		add(4, "within 30 minutes")
+	}
+	return s, strings.Join(why, ", ")
+}
+
+func similarNames(a, b []string) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if nameSimilarity(x, y) >= 0.9 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// scoredLinks joins each set of evidence that names no reference to the
+// one set with a reference it scores best against, through blocking keys
+// (email, phone, start day, amount), when the score is high enough and no
+// other set comes close.
+func (m *matcher) scoredLinks() {
+	comps := m.components()
+	index := map[string][]int{}
+	var roots []int
+	for root, c := range comps {
+		roots = append(roots, root)
+		if c.ref == "" {
+			continue
+		}
+		for _, k := range keys(c, true) {
+			index[k] = append(index[k], root)
+		}
+	}
+	slices.Sort(roots)
+	for _, root := range roots {
+		c := comps[root]
+		if c.ref != "" || !m.anyBookingish(c) {
+			continue
+		}
+		cands := map[int]bool{}
+		for _, k := range keys(c, false) {
+			if len(index[k]) > 50 {
+				continue // a key too common to block on
+			}
+			for _, r := range index[k] {
+				cands[r] = true
+			}
+		}
+		best, bestScore, second := -1, 0.0, 0.0
+		var bestWhy string
+		for _, r := range slices.Sorted(mapKeys(cands)) {
+			sc, why := score(c, comps[r])
+			switch {
+			case sc > bestScore:
+				second = bestScore
+				best, bestScore, bestWhy = r, sc, why
+			case sc > second:
+				second = sc
+			}
+		}
+		if best < 0 || bestScore < weakThreshold || bestScore-second < 3 {
+			continue
+		}
+		// Sure: a high score, or a good one no other booking comes
+		// near (the customer's only booking).
+		sureLink := bestScore >= sure || bestScore >= sure-2 && second <= 0
+		if m.link(best, root, "scored: "+bestWhy, bestScore) && !sureLink {
+			m.weak[m.u.find(best)] = true
+		}
+	}
+}
+
+// keys are a component's blocking keys: only components that share one
+// are scored against each other. wide adds the neighbouring half-hours of
+// each moment, for the side that is indexed.
+func keys(c *component, wide bool) []string {
+	var out []string
+	for _, n := range c.names {
+		out = append(out, "n:"+n)
+	}
+	for _, mo := range c.moments {
+		b := mo / 30
+		out = append(out, "t:"+strconv.FormatInt(b, 10))
+		if wide {
+			out = append(out, "t:"+strconv.FormatInt(b-1, 10), "t:"+strconv.FormatInt(b+1, 10))
+		}
+	}
+	for _, e := range c.emails {
+		out = append(out, "e:"+e)
+	}
+	for _, p := range c.phones {
+		out = append(out, "p:"+p)
+	}
+	for _, d := range c.days {
+		out = append(out, "d:"+d)
+	}
+	for _, a := range c.amts {
+		out = append(out, "a:"+strconv.FormatInt(a, 10))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func mapKeys[V any](m map[int]V) func(func(int) bool) {
+	return func(yield func(int) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func (m *matcher) anyBookingish(c *component) bool {
+	for _, i := range c.items {
+		if m.items[i].bookingish {
+			return true
+		}
+	}
+	return false
+}
+
+// bookings builds one booking per component that is about a booking.
+func (m *matcher) bookings() Result {
+	sum := Summary{ByStatus: map[string]int{}, Review: map[string]int{}, Used: map[string]int{},
+		Unmatched: map[string]int{}, Ignored: map[string]int{}}
+	comps := m.components()
+	var out []Booking
+	for _, root := range slices.Sorted(mapKeys(comps)) {
+		c := comps[root]
+		if !m.anyBookingish(c) {
+			for _, i := range c.items {
+				sum.Ignored[string(m.items[i].src)]++
+			}
+			continue
+		}
+		b := m.resolve(c)
+		if !m.inWindow(c) {
+			sum.OutsideWindow++
+			continue
+		}
+		for _, i := range c.items {
+			sum.Used[string(m.items[i].src)]++
+		}
+		out = append(out, b)
+	}
+	markOverlaps(out)
+	markPlates(out)
+	for i := range out {
+		finishReview(&out[i])
+		b := out[i]
+		sum.ByStatus[b.Status]++
+		if b.NeedsReview {
+			sum.NeedsReview++
+		}
+		for _, r := range b.Reasons {
+			sum.Review[r.Code]++
+		}
+	}
+	slices.SortFunc(out, func(a, b Booking) int {
+		var ta, tb time.Time
+		if a.Start != nil {
+			ta = *a.Start
+		}
+		if b.Start != nil {
+			tb = *b.Start
+		}
+		return cmp.Or(ta.Compare(tb), strings.Compare(a.Ref, b.Ref))
+	})
+	sum.Bookings = len(out)
+	return Result{Bookings: out, Summary: sum}
+}
+
+// inWindow reports whether any of a component's evidence occurred in the
+// window, or the booking runs into it.
+func (m *matcher) inWindow(c *component) bool {
+	if m.o.Since.IsZero() && m.o.Until.IsZero() {
+		return true
+	}
+	for _, i := range c.items {
+		t := m.items[i].r.OccurredAt
+		if !t.IsZero() && (m.o.Since.IsZero() || !t.Before(m.o.Since)) && (m.o.Until.IsZero() || t.Before(m.o.Until)) {
+			return true
+		}
+	}
+	return false
+}
+
+// syntheticRef is the reference of a booking no evidence names: SALV- and
+// a hash of its evidence ids, so re-runs give the same.
+func syntheticRef(ids []string) string {
+	h := sha256.Sum256([]byte(strings.Join(ids, "\n")))
+	return "SALV-" + strings.ToUpper(hex.EncodeToString(h[:4]))
+}
