@@ -6,7 +6,7 @@ BIN     := bin/salvage
 # Packages whose tests also run under the race detector (needs cgo and gcc).
 RACE    := ./evidence/... ./sources/...
 
-.PHONY: all build test setup lint demo bench scenario clean
+.PHONY: all build test setup lint demo bench eval scenario clean
 
 all: build
 
@@ -36,6 +36,10 @@ demo: build
 ## bench: the benchmarks, with each performance goal and whether it is met
 bench:
 	@scripts/bench-report
+
+## eval: measure the reconciler against ground truth (committed scenario, then 5,000 bookings), with each goal
+eval:
+	@scripts/eval
 
 ## scenario: regenerate the committed scenario (the fixtures test checks it is current)
 scenario:

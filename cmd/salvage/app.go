@@ -116,6 +116,8 @@ The case is the directory given by --case, or $SALVAGE_CASE, or ./` + defaultCas
 		a.initCommand(),
 		a.statusCommand(),
 		a.importCommand(),
+		a.reconcileCommand(),
+		a.exportCommand(),
 		a.verifyCommand(),
 		a.rulesCommand(),
 		a.demoCommand(),

@@ -10,11 +10,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/salvagehq/salvage/evidence"
 	"github.com/salvagehq/salvage/fixtures"
+	"github.com/salvagehq/salvage/reconcile"
 	"github.com/salvagehq/salvage/sources/all"
 	"github.com/salvagehq/salvage/sources/transcript"
 	"github.com/spf13/cobra"
@@ -105,6 +107,10 @@ func (c *demoCmd) run(ctx context.Context, w io.Writer) error {
 		{"Import the coding agent's transcript: every step, what it did, secrets redacted",
 			[]string{"import", "transcript", filepath.Join(scenario, "transcripts")}},
 		{"Check the evidence is what was imported", []string{"verify"}},
+		{"Rebuild the bookings lost since the backup: every value with its source, every disagreement kept",
+			[]string{"reconcile"}},
+		{"Write the rebuilt bookings for review and for other tools",
+			[]string{"export", "csv", "--out", filepath.Join(c.out, "bookings.csv")}},
 	}
 	for i, st := range steps {
 		args := append([]string{"--case", caseDir}, st.args...)
@@ -139,11 +145,17 @@ func (c *demoCmd) run(ctx context.Context, w io.Writer) error {
 		parts = append(parts, fmt.Sprintf("%s %s", src, count(st.Records[src])))
 	}
 	fmt.Fprintf(w, "  evidence   %s\n", strings.Join(parts, " · "))
+	if err := printBookings(ctx, w, s); err != nil {
+		return err
+	}
 	if err := printIncident(ctx, w, s, loc); err != nil {
 		return err
 	}
 	if len(all.Importers()) == 0 {
 		fmt.Fprintf(w, "  importers  none in this build yet, so the case stays empty\n")
+	}
+	if _, err := os.Stat(filepath.Join(c.out, "bookings.csv")); err == nil {
+		fmt.Fprintf(w, "  written    %s (one row per booking, with its sources and review reasons)\n", filepath.Join(c.out, "bookings.csv"))
 	}
 	fmt.Fprintf(w, "  case       %s\n", caseDir)
 	fmt.Fprintf(w, "  scenario   %s\n", scenario)
@@ -255,4 +267,42 @@ func printIncident(ctx context.Context, w io.Writer, s *evidence.Store, loc *tim
 	}
 	fmt.Fprintf(w, "             evidence %s\n", in.Step)
 	return nil
+}
+
+// printBookings prints how many bookings were rebuilt and how many need
+// review, and why.
+func printBookings(ctx context.Context, w io.Writer, s *evidence.Store) error {
+	run, ok, err := s.LastReconcile(ctx)
+	if err != nil || !ok {
+		return err
+	}
+	var sum reconcile.Summary
+	if err := json.Unmarshal(run.SummaryJSON, &sum); err != nil {
+		return fmt.Errorf("read the reconcile summary: %w", err)
+	}
+	fmt.Fprintf(w, "  bookings   %s rebuilt, %s to review", count(int64(sum.Bookings)), count(int64(sum.NeedsReview)))
+	if len(sum.Review) > 0 {
+		fmt.Fprintf(w, " (%s)", joinCounts(sum.Review))
+	}
+	fmt.Fprintln(w)
+	return nil
+}
+
+// joinCounts is "a 3 · b 2", largest first, then by name.
+func joinCounts(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if m[a] != m[b] {
+			return m[b] - m[a]
+		}
+		return strings.Compare(a, b)
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %s", strings.ReplaceAll(k, "_", " "), count(int64(m[k])))
+	}
+	return strings.Join(parts, " · ")
 }
