@@ -187,10 +187,11 @@ func cursorWriteDB(t testing.TB, path string, kv, items [][2]string, pragmas ...
 	return db
 }
 
+// TestCursorBuildFixture builds testdata/cursor/state.vscdb from
+// cursorFixtureRows: with -update it rewrites the committed file, without
+// it checks the committed file is what the rows build (the build is
+// byte-for-byte reproducible).
 func TestCursorBuildFixture(t *testing.T) {
-	if !cursorUpdate() {
-		t.Skip("run with -update to rewrite testdata/cursor/state.vscdb")
-	}
 	path := filepath.Join("testdata", "cursor", "state.vscdb")
 	tmp := filepath.Join(t.TempDir(), "state.vscdb")
 	kv, items := cursorFixtureRows()
@@ -204,6 +205,16 @@ func TestCursorBuildFixture(t *testing.T) {
 	data, err := os.ReadFile(tmp)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !cursorUpdate() {
+		committed, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(committed, data) {
+			t.Errorf("%s is not what cursorFixtureRows builds: run go test -run TestCursorBuildFixture -update ./sources/transcript/", path)
+		}
+		return
 	}
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
