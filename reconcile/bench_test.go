@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -136,6 +137,10 @@ func scaled(base []evidence.Record, n int) []evidence.Record {
 					f.Attrs = attrs
 				}
 			}
+			// Each record its own attributes, as the store decodes them.
+			if f.Attrs != nil && k > 0 {
+				f.Attrs = maps.Clone(f.Attrs)
+			}
 			c.Facts = f
 			out = append(out, c)
 		}
@@ -177,7 +182,7 @@ func benchReconcile(b *testing.B, n int) {
 				}
 			}
 		}()
-		res := Reconcile(recs, Options{Config: cfg})
+		res := Reconcile(recs, Options{Config: cfg, Consume: true})
 		close(done)
 		if len(res.Bookings) == 0 {
 			b.Fatal("no bookings")

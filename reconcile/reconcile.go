@@ -24,6 +24,10 @@ type Options struct {
 	// Since and Until bound the loss window: a booking is rebuilt when any
 	// of its evidence occurred in it (zero: unbounded).
 	Since, Until time.Time
+	// Consume says the caller gives the records up: Reconcile clears
+	// their attributes and links once it has read them, so a million
+	// records fit in memory. The records must not be used afterwards.
+	Consume bool
 }
 
 // Result is what a run rebuilt.
@@ -73,6 +77,11 @@ type item struct {
 	fromBusiness bool
 	// place: a calendar event whose "name" is its location.
 	place bool
+	// moved: a calendar event changed after it was made (SEQUENCE > 0);
+	// cancelledEvent: a calendar event marked cancelled; cancelledPayment:
+	// a Stripe payment intent that was cancelled. Kept here because the
+	// records' attributes may be released (Options.Consume).
+	moved, cancelledEvent, cancelledPayment bool
 }
 
 // Reconcile rebuilds bookings from evidence records (every version, or the
@@ -83,6 +92,12 @@ func Reconcile(records []evidence.Record, o Options) Result {
 	recs := bestVersions(records)
 	m := newMatcher(recs, o)
 	m.hardLinks()
+	if o.Consume {
+		// What matching and resolution need is in the items now.
+		for i := range records {
+			records[i].Facts.Attrs, records[i].Facts.Links = nil, nil
+		}
+	}
 	m.scoredLinks()
 	return m.bookings()
 }
@@ -170,16 +185,30 @@ func (u *uf) union(a, b int) bool {
 
 // matcher joins evidence into bookings.
 type matcher struct {
-	o      Options
-	items  []item
-	byID   map[string]int
-	u      *uf
-	links  map[int][]Link // by root, filled as links are made
-	weak   map[int]bool   // items joined by a scored link below sure
-	phones *phoneNormalizer
-	biz    map[string]bool // the business's own addresses
-	loc    *time.Location
-	names  map[string]string // normName, by name as written
+	o        Options
+	items    []item
+	byID     map[string]int
+	u        *uf
+	links    map[int][]Link // by root, filled as links are made
+	weak     map[int]bool   // items joined by a scored link below sure
+	phones   *phoneNormalizer
+	biz      map[string]bool // the business's own addresses
+	loc      *time.Location
+	names    map[string]string // normName, by name as written
+	itemKeys map[string]string // itemKey, by item as written
+}
+
+// itemKey is itemKey, remembered: a fleet's items repeat.
+func (m *matcher) itemKey(s string) string {
+	if s == "" {
+		return ""
+	}
+	if v, ok := m.itemKeys[s]; ok {
+		return v
+	}
+	v := itemKey(s)
+	m.itemKeys[s] = v
+	return v
 }
 
 // normName is normName, remembered: a booking's records repeat its name.
@@ -203,7 +232,7 @@ func newMatcher(recs []*evidence.Record, o Options) *matcher {
 		}
 	}
 	m := &matcher{o: o, byID: map[string]int{}, links: map[int][]Link{}, weak: map[int]bool{},
-		phones: newPhoneNormalizer(samples), biz: businessAddresses(recs), loc: o.Config.Location(), names: map[string]string{}}
+		phones: newPhoneNormalizer(samples), biz: businessAddresses(recs), loc: o.Config.Location(), names: map[string]string{}, itemKeys: map[string]string{}}
 	m.items = make([]item, len(recs))
 	for i, r := range recs {
 		m.items[i] = m.item(r)
@@ -278,13 +307,17 @@ func (m *matcher) item(r *evidence.Record) item {
 		}
 	}
 	it.phone = m.phones.e164(f.Phone)
+	seq := f.Attrs["sequence"]
+	it.moved = seq != "" && seq != "0"
+	it.cancelledEvent = r.Source == evidence.Calendar && (f.Attrs["event_status"] == "cancelled" || f.Status == evidence.Cancelled)
+	it.cancelledPayment = f.Attrs["stripe_status"] == "canceled"
 	it.name = m.normName(f.Name)
 	if r.Source == evidence.Calendar && f.Name != "" && strings.Contains(strings.ToLower(f.Attrs["location"]), strings.ToLower(strings.TrimSpace(f.Name))) {
 		// "Oficina Auto Tejo" at "Oficina Auto Tejo, Rua …": a
 		// place (a workshop visit), not a customer.
 		it.name, it.place = "", true
 	}
-	it.plate = itemKey(f.Item)
+	it.plate = m.itemKey(f.Item)
 	switch r.Source {
 	case evidence.Stripe:
 		// Money that moved is about a booking; a checkout session that

@@ -431,7 +431,7 @@ func (m *matcher) conflictMatters(cf Conflict, b Booking) bool {
 		it := m.items[i]
 		// The winner is newer than every disagreeing value and says
 		// it is a change (a change email, a moved calendar event).
-		if it.r.Facts.Status == evidence.Changed || it.r.Facts.Attrs["sequence"] != "" && it.r.Facts.Attrs["sequence"] != "0" {
+		if it.r.Facts.Status == evidence.Changed || it.moved {
 			return false
 		}
 		// The other values come only from older evidence superseded
@@ -485,7 +485,7 @@ func (m *matcher) money(b *Booking, items []int, conflicts *[]Conflict) {
 	var amountFrom string
 	for _, i := range pis {
 		f := m.items[i].r.Facts
-		if f.Attrs["stripe_status"] == "canceled" {
+		if m.items[i].cancelledPayment {
 			continue
 		}
 		if f.AmountMinor != nil {
@@ -583,7 +583,7 @@ func (m *matcher) status(items []int, b Booking) string {
 		it := m.items[i]
 		f := it.r.Facts
 		switch {
-		case it.src == evidence.Calendar && (f.Attrs["event_status"] == "cancelled" || f.Status == evidence.Cancelled):
+		case it.cancelledEvent:
 			cancelled = true
 		case it.src == evidence.Mail && f.Status == evidence.Cancelled:
 			cancelled = true

@@ -93,7 +93,7 @@ func (c *reconcileCmd) run(cmd *cobra.Command) error {
 	c.log.Debug("read the evidence", "records", len(records), "took", c.now().Sub(started).Round(time.Millisecond))
 
 	t := c.now()
-	res := reconcile.Reconcile(records, reconcile.Options{Config: cfg, Since: since, Until: until})
+	res := reconcile.Reconcile(records, reconcile.Options{Config: cfg, Since: since, Until: until, Consume: true})
 	nRecords := len(records)
 	records = nil
 	c.log.Debug("reconciled", "bookings", len(res.Bookings), "took", c.now().Sub(t).Round(time.Millisecond))
