@@ -471,11 +471,19 @@ func overlap[T comparable](a, b []T) bool {
 // reasons: a sum of log-likelihood-style weights per field that agrees or
 // disagrees.
 func score(a, b *component) (float64, string) {
-	s := 0.0
 	var why []string
+	s := scoreWhy(a, b, &why)
+	return s, strings.Join(why, ", ")
+}
+
+// scoreWhy is score, appending the reasons to why when it is not nil.
+func scoreWhy(a, b *component, why *[]string) float64 {
+	s := 0.0
 	add := func(w float64, reason string) {
 		s += w
-		why = append(why, reason)
+		if why != nil {
+			*why = append(*why, reason)
+		}
 	}
 	switch {
 	case overlap(a.emails, b.emails):
@@ -524,7 +532,7 @@ func score(a, b *component) (float64, string) {
 	if near {
 		add(4, "within 30 minutes")
 	}
-	return s, strings.Join(why, ", ")
+	return s
 }
 
 func similarNames(a, b []string) bool {
@@ -544,7 +552,7 @@ func similarNames(a, b []string) bool {
 // other set comes close.
 func (m *matcher) scoredLinks() {
 	comps := m.components()
-	index := map[string][]int{}
+	index := map[bkey][]int{}
 	var roots []int
 	for root, c := range comps {
 		roots = append(roots, root)
@@ -571,16 +579,19 @@ func (m *matcher) scoredLinks() {
 			}
 		}
 		best, bestScore, second := -1, 0.0, 0.0
-		var bestWhy string
 		for _, r := range slices.Sorted(mapKeys(cands)) {
-			sc, why := score(c, comps[r])
+			sc := scoreWhy(c, comps[r], nil)
 			switch {
 			case sc > bestScore:
 				second = bestScore
-				best, bestScore, bestWhy = r, sc, why
+				best, bestScore = r, sc
 			case sc > second:
 				second = sc
 			}
+		}
+		var bestWhy string
+		if best >= 0 {
+			_, bestWhy = score(c, comps[best])
 		}
 		if best < 0 || bestScore < weakThreshold || bestScore-second < 3 {
 			continue
@@ -594,35 +605,42 @@ func (m *matcher) scoredLinks() {
 	}
 }
 
+// bkey is a blocking key: a kind ('n' name, 't' half-hour, 'e' email,
+// 'p' phone, 'd' day, 'a' amount) and its value.
+type bkey struct {
+	kind byte
+	s    string
+	n    int64
+}
+
 // keys are a component's blocking keys: only components that share one
 // are scored against each other. wide adds the neighbouring half-hours of
 // each moment, for the side that is indexed.
-func keys(c *component, wide bool) []string {
-	var out []string
+func keys(c *component, wide bool) []bkey {
+	out := make([]bkey, 0, len(c.names)+len(c.moments)*3+len(c.emails)+len(c.phones)+len(c.days)+len(c.amts))
 	for _, n := range c.names {
-		out = append(out, "n:"+n)
+		out = append(out, bkey{kind: 'n', s: n})
 	}
 	for _, mo := range c.moments {
 		b := mo / 30
-		out = append(out, "t:"+strconv.FormatInt(b, 10))
+		out = append(out, bkey{kind: 't', n: b})
 		if wide {
-			out = append(out, "t:"+strconv.FormatInt(b-1, 10), "t:"+strconv.FormatInt(b+1, 10))
+			out = append(out, bkey{kind: 't', n: b - 1}, bkey{kind: 't', n: b + 1})
 		}
 	}
 	for _, e := range c.emails {
-		out = append(out, "e:"+e)
+		out = append(out, bkey{kind: 'e', s: e})
 	}
 	for _, p := range c.phones {
-		out = append(out, "p:"+p)
+		out = append(out, bkey{kind: 'p', s: p})
 	}
 	for _, d := range c.days {
-		out = append(out, "d:"+d)
+		out = append(out, bkey{kind: 'd', s: d})
 	}
 	for _, a := range c.amts {
-		out = append(out, "a:"+strconv.FormatInt(a, 10))
+		out = append(out, bkey{kind: 'a', n: a})
 	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	return out
 }
 
 func mapKeys[V any](m map[int]V) func(func(int) bool) {

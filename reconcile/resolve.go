@@ -604,7 +604,7 @@ func (m *matcher) status(items []int, b Booking) string {
 }
 
 func (m *matcher) linksOf(root int) []Link {
-	ls := slices.Clone(m.links[root])
+	ls := m.links[root] // each root's links go to one booking: sorted in place
 	slices.SortFunc(ls, func(a, b Link) int {
 		return strings.Compare(a.A+"\x00"+a.B+"\x00"+a.Reason, b.A+"\x00"+b.B+"\x00"+b.Reason)
 	})
