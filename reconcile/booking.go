@@ -108,5 +108,4 @@ const (
 	ReasonOverlap      = "vehicle_overlap" // the same vehicle in another booking at the same time
 	ReasonMissingField = "missing_field"   // no start, end or item
 	ReasonNoRef        = "no_reference"    // no evidence names a reference
-	ReasonRefund       = "refund"          // money was returned: check the booking still stands
 )

@@ -42,7 +42,7 @@ func handMadeBookings() []reconcile.Booking {
 		NeedsReview:   true,
 		Reasons: []reconcile.Reason{
 			{Code: reconcile.ReasonConflict, Detail: "the sources disagree on the return time"},
-			{Code: reconcile.ReasonRefund, Detail: "€200.00 was refunded"},
+			{Code: "refund", Detail: "€200.00 was refunded"},
 		},
 		Provenance: map[string]reconcile.Source{
 			"start":          {Evidence: "stripe:pi_3Q", Rule: "stripe for amounts"},
