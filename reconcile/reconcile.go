@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -579,7 +580,7 @@ func (m *matcher) scoredLinks() {
 			}
 		}
 		best, bestScore, second := -1, 0.0, 0.0
-		for _, r := range slices.Sorted(mapKeys(cands)) {
+		for _, r := range slices.Sorted(maps.Keys(cands)) {
 			sc := scoreWhy(c, comps[r], nil)
 			switch {
 			case sc > bestScore:
@@ -643,16 +644,6 @@ func keys(c *component, wide bool) []bkey {
 	return out
 }
 
-func mapKeys[V any](m map[int]V) func(func(int) bool) {
-	return func(yield func(int) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
 func (m *matcher) anyBookingish(c *component) bool {
 	for _, i := range c.items {
 		if m.items[i].bookingish {
@@ -668,7 +659,7 @@ func (m *matcher) bookings() Result {
 		Unmatched: map[string]int{}, Ignored: map[string]int{}}
 	comps := m.components()
 	var out []Booking
-	for _, root := range slices.Sorted(mapKeys(comps)) {
+	for _, root := range slices.Sorted(maps.Keys(comps)) {
 		c := comps[root]
 		if !m.anyBookingish(c) {
 			for _, i := range c.items {

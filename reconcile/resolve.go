@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -96,13 +97,7 @@ func (m *matcher) resolve(c *component) Booking {
 		b.Evidence = append(b.Evidence, m.items[i].r.ID)
 		sources[string(m.items[i].src)] = true
 	}
-	b.Sources = slices.Sorted(func(yield func(string) bool) {
-		for s := range sources {
-			if !yield(s) {
-				return
-			}
-		}
-	})
+	b.Sources = slices.Sorted(maps.Keys(sources))
 	var conflicts []Conflict
 	set := func(field string, cands []candidate, apply func(candidate)) (candidate, bool) {
 		win, conf, ok := m.pick(field, cands)

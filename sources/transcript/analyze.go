@@ -2,6 +2,7 @@ package transcript
 
 import (
 	"encoding/json"
+	"maps"
 	"net/url"
 	"path"
 	"regexp"
@@ -145,23 +146,13 @@ func jsonStrings(s string) []string {
 				walk(e)
 			}
 		case map[string]any:
-			for _, k := range slices.Sorted(mapKeys(x)) {
+			for _, k := range slices.Sorted(maps.Keys(x)) {
 				walk(x[k])
 			}
 		}
 	}
 	walk(v)
 	return out
-}
-
-func mapKeys(m map[string]any) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // maxDepth bounds how deep shell wrappers are unwrapped.

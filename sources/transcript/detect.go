@@ -2,6 +2,7 @@ package transcript
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"regexp"
 	"slices"
@@ -174,7 +175,7 @@ func detect(steps []Step, actions map[*Call]Action) []Finding {
 		out = append(out, s.envConfusion(i)...)
 		out = append(out, s.escalation(i)...)
 	}
-	for _, i := range slices.Sorted(mapIntKeys(destructive)) {
+	for _, i := range slices.Sorted(maps.Keys(destructive)) {
 		if f, ok := s.noConfirmation(i, destructive[i]); ok {
 			out = append(out, f)
 		}
@@ -187,16 +188,6 @@ func detect(steps []Step, actions map[*Call]Action) []Finding {
 		return strings.Compare(a.Rule, b.Rule)
 	})
 	return out
-}
-
-func mapIntKeys[V any](m map[int]V) func(func(int) bool) {
-	return func(yield func(int) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 var homeDir = regexp.MustCompile(`^(/home/[^/]+|/Users/[^/]+|/root)(/|$)`)

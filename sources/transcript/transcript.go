@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -266,7 +267,7 @@ type importStats struct {
 
 func (st *importStats) report(run *sources.Run, findings []Finding) {
 	var formats []string
-	for _, f := range slices.Sorted(mapStringKeys(st.formats)) {
+	for _, f := range slices.Sorted(maps.Keys(st.formats)) {
 		formats = append(formats, fmt.Sprintf("%s %d", f, st.formats[f]))
 	}
 	run.Log.Info(fmt.Sprintf("read %d file(s) (%s): %d session(s), %d step(s), %d of unknown type, %d unreadable, %d secret(s) redacted",
@@ -293,16 +294,6 @@ func (st *importStats) report(run *sources.Run, findings []Finding) {
 			msg += fmt.Sprintf(" (the case's incident_at, %s, overrides it)", at.UTC().Format("2006-01-02 15:04:05 UTC"))
 		}
 		run.Log.Info(msg)
-	}
-}
-
-func mapStringKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
 	}
 }
 
