@@ -1,80 +1,19 @@
 package reconcile
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"maps"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/spf13/pflag"
-
 	"github.com/salvagehq/salvage/evidence"
-	"github.com/salvagehq/salvage/sources"
-	"github.com/salvagehq/salvage/sources/calendar"
-	mailsrc "github.com/salvagehq/salvage/sources/mail"
-	"github.com/salvagehq/salvage/sources/stripe"
+	"github.com/salvagehq/salvage/internal/scenariotest"
 )
-
-// collectSink keeps every record an importer puts.
-type collectSink struct {
-	mu      sync.Mutex
-	records []evidence.Record
-}
-
-func (s *collectSink) Put(_ context.Context, r evidence.Record) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r.Raw = nil
-	s.records = append(s.records, r)
-	return nil
-}
-func (s *collectSink) Reject(context.Context, evidence.Rejected) error      { return nil }
-func (s *collectSink) Ignore(context.Context, string) error                 { return nil }
-func (s *collectSink) SaveCheckpoint(context.Context, string, string) error { return nil }
-func (s *collectSink) Checkpoint(context.Context, string) (string, bool, error) {
-	return "", false, nil
-}
-
-// scenarioRecords imports the committed scenario in-process, as the demo
-// does, and returns its records (every version, in import order).
-func scenarioRecords(tb testing.TB) ([]evidence.Record, evidence.Config) {
-	tb.Helper()
-	dir := filepath.Join("..", "fixtures", "scenario")
-	cfg := evidence.DefaultConfig()
-	cfg.Case.Timezone, cfg.Case.Currency = "Europe/Lisbon", "EUR"
-	cfg.Case.LastBackup = time.Date(2026, 8, 20, 2, 0, 0, 0, time.UTC)
-	sink := &collectSink{}
-	for _, step := range []struct {
-		imp  sources.Importer
-		args []string
-	}{
-		{stripe.New(), []string{"--from", filepath.Join(dir, "stripe")}},
-		{calendar.NewICS(), []string{filepath.Join(dir, "calendar", "calendar.ics")}},
-		{calendar.NewGCal(), []string{"--from", filepath.Join(dir, "calendar"), "--calendar", "fleet"}},
-		{mailsrc.NewFiles(), []string{filepath.Join(dir, "mail", "mailbox.mbox")}},
-	} {
-		fs := pflag.NewFlagSet(step.imp.Name(), pflag.ContinueOnError)
-		step.imp.Flags(fs)
-		if err := fs.Parse(step.args); err != nil {
-			tb.Fatal(err)
-		}
-		run := &sources.Run{Args: fs.Args(), Config: cfg, Sink: sink, Progress: sources.NoProgress,
-			Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Getenv: func(string) string { return "" }, Now: time.Now}
-		if err := step.imp.Import(context.Background(), run); err != nil {
-			tb.Fatalf("import %s: %v", step.imp.Name(), err)
-		}
-	}
-	return sink.records, cfg
-}
 
 // scaled copies the scenario's records until there are n: each copy has
 // its own ids, references, addresses and phones, and is moved k hours on,
@@ -151,7 +90,7 @@ func scaled(base []evidence.Record, n int) []evidence.Record {
 // benchReconcile reconciles n records, reporting records/s and the peak
 // heap in MB.
 func benchReconcile(b *testing.B, n int) {
-	base, cfg := scenarioRecords(b)
+	base, cfg := scenariotest.Records(b, filepath.Join("..", "fixtures", "scenario"))
 	recs := scaled(base, n)
 	runtime.GC()
 	debug.FreeOSMemory()
