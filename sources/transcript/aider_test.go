@@ -322,24 +322,10 @@ func FuzzAiderParse(f *testing.F) {
 	f.Add([]byte("#### /git push --force  \n#### !  \n> aider  \n"))
 	dir := f.TempDir() // each fuzzing process runs its inputs one at a time
 	f.Fuzz(func(t *testing.T, data []byte) {
-		path := filepath.Join(dir, ".aider.chat.history.md")
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		seen := map[string]bool{}
-		err := AiderParser{}.Parse(context.Background(), path, func(s Step) error {
-			if s.Format != FormatAider || (len(s.Raw) == 0 && s.Bad == "") || s.Session == "" {
-				t.Fatalf("step %+v", s)
+		for _, s := range fuzzParse(t, AiderParser{}, filepath.Join(dir, ".aider.chat.history.md"), data) {
+			if s.Session == "" {
+				t.Fatalf("step without session: %+v", s)
 			}
-			key := s.Session + "\x00" + s.ID
-			if seen[key] {
-				t.Fatalf("ID %q twice in %q", s.ID, s.Session)
-			}
-			seen[key] = true
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
 		}
 	})
 }

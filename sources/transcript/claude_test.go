@@ -634,34 +634,20 @@ func FuzzClaudeParse(f *testing.F) {
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		path := filepath.Join(dir, "fuzz.jsonl")
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		steps := fuzzParse(t, ClaudeParser{}, path, data)
 		lines := 0
 		for _, l := range bytes.Split(data, []byte("\n")) {
 			if len(bytes.TrimSpace(l)) > 0 {
 				lines++
 			}
 		}
-		steps := 0
-		err := ClaudeParser{}.Parse(context.Background(), path, func(s Step) error {
-			steps++
-			if s.Format != FormatClaude {
-				t.Fatalf("Format %q", s.Format)
-			}
-			if len(s.Raw) == 0 && s.Bad == "" {
-				t.Fatalf("step %+v has neither Raw nor Bad", s)
-			}
+		for _, s := range steps {
 			if s.Bad == "" && (s.ID == "" || s.Session == "") {
 				t.Fatalf("step without ID or Session: %+v", s)
 			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
 		}
-		if steps < lines {
-			t.Fatalf("%d steps for %d lines", steps, lines)
+		if len(steps) < lines {
+			t.Fatalf("%d steps for %d lines", len(steps), lines)
 		}
 		_ = (ClaudeParser{}).Sniff(path, data)
 	})

@@ -748,24 +748,7 @@ func FuzzCursorMarkdownParse(f *testing.F) {
 		if bytes.HasPrefix(data, []byte(cursorSQLiteMagic)) {
 			return
 		}
-		path := filepath.Join(dir, "chat.md")
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		seen := map[string]bool{}
-		err := CursorParser{}.Parse(context.Background(), path, func(s Step) error {
-			if s.Format != FormatCursor || (len(s.Raw) == 0 && s.Bad == "") {
-				t.Fatalf("step %q: format %q, raw %d, bad %q", s.ID, s.Format, len(s.Raw), s.Bad)
-			}
-			if seen[s.ID] {
-				t.Fatalf("step ID %q twice", s.ID)
-			}
-			seen[s.ID] = true
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		fuzzParse(t, CursorParser{}, filepath.Join(dir, "chat.md"), data)
 	})
 }
 

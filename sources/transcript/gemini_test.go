@@ -412,23 +412,10 @@ func FuzzGeminiParse(f *testing.F) {
 		if log {
 			name += "l"
 		}
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		seen := map[string]bool{}
-		err := GeminiParser{}.Parse(context.Background(), path, func(s Step) error {
-			if s.Format != FormatGemini || (len(s.Raw) == 0 && s.Bad == "") || s.Session == "" {
-				t.Fatalf("step %+v", s)
+		for _, s := range fuzzParse(t, GeminiParser{}, filepath.Join(dir, name), data) {
+			if s.Session == "" {
+				t.Fatalf("step without session: %+v", s)
 			}
-			if seen[s.ID] {
-				t.Fatalf("ID %q twice", s.ID)
-			}
-			seen[s.ID] = true
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
 		}
 	})
 }
