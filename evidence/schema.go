@@ -128,6 +128,41 @@ CREATE TABLE bookings (
 	json BLOB    NOT NULL
 ) STRICT;
 `,
+	// 4: the case's id, review decisions read back from the workbook, and
+	// each booking's disposition against the restored database.
+	`
+-- The current review of each booking, by reference: kept across reconcile
+-- runs (a reference is stable), replaced only by a changed review.
+CREATE TABLE reviews (
+	ref         TEXT    PRIMARY KEY,
+	decision    TEXT    NOT NULL,            -- approve, reject, fix, or '' (none)
+	notes       TEXT    NOT NULL,
+	corrections TEXT    NOT NULL,            -- JSON {"field": "value"}
+	decided_at  INTEGER NOT NULL,            -- unix nanoseconds, UTC
+	workbook    TEXT    NOT NULL             -- SHA-256 of the workbook it came from
+) STRICT;
+
+-- Every review change ever imported, oldest first: the audit trail.
+CREATE TABLE review_log (
+	id          INTEGER PRIMARY KEY,
+	ref         TEXT    NOT NULL,
+	decision    TEXT    NOT NULL,
+	notes       TEXT    NOT NULL,
+	corrections TEXT    NOT NULL,
+	decided_at  INTEGER NOT NULL,
+	workbook    TEXT    NOT NULL
+) STRICT;
+
+-- Each booking against the restored database, from the newest check
+-- (salvage export sql --against): new, present or differs.
+CREATE TABLE dispositions (
+	ref        TEXT    PRIMARY KEY,
+	state      TEXT    NOT NULL,
+	fields     TEXT    NOT NULL,             -- JSON array of the differing fields
+	checked_at INTEGER NOT NULL,
+	against    TEXT    NOT NULL              -- the database, without credentials
+) STRICT;
+`,
 }
 
 // SchemaVersion is the case schema this build writes.

@@ -90,6 +90,10 @@ func Init(ctx context.Context, dir string, cfg Config, opts Options) (*Store, er
 		s.Close()
 		return nil, fmt.Errorf("initialise case: %w", err)
 	}
+	if _, err := s.CaseID(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("initialise case: %w", err)
+	}
 	return s, nil
 }
 

@@ -20,20 +20,18 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// comingFormats are the export formats of later builds, with their issue.
-var comingFormats = map[string]string{"xlsx": "#8", "sql": "#9"}
-
 type exportCmd struct {
 	*app
 	out   string
 	force bool
+	sql   sqlFlags
 }
 
 func (a *app) exportCommand() *cobra.Command {
 	c := &exportCmd{app: a}
 	cmd := &cobra.Command{
 		Use:   "export FORMAT",
-		Short: "Write the rebuilt bookings out: json (one per line) or csv",
+		Short: "Write the rebuilt bookings out: json, csv, the review workbook (xlsx) or restore SQL",
 		Long: `Write the bookings of the last salvage reconcile, in its order.
 
 Formats:
@@ -48,6 +46,12 @@ Formats:
          reasons, conflicts, sources, evidence, provenance
          (times RFC 3339 in UTC, money in minor units, lists joined by ";",
          provenance as field=evidence pairs)
+  xlsx   the review workbook (default --out review.xlsx): a Summary, one row
+         per booking with a Decision column (approve, reject, fix) and
+         Notes, the Conflicts and the Evidence behind each booking; read
+         the review back with salvage review import
+  sql    restore SQL for the restored database: insert-only, one
+         transaction (see the sql flags below)
 
 The same case always gives the same bytes. Without --out the export goes to
 standard output. --out writes the file (mode 0600: it holds customers'
@@ -61,6 +65,7 @@ file unless --force is given.`,
 	}
 	cmd.Flags().StringVarP(&c.out, "out", "o", "", "write to this file instead of standard output")
 	cmd.Flags().BoolVar(&c.force, "force", false, "replace the --out file if it exists")
+	c.addSQLFlags(cmd.Flags())
 	return cmd
 }
 
@@ -71,11 +76,23 @@ func (c *exportCmd) run(ctx context.Context, cmd *cobra.Command, format string) 
 		write = exportJSON
 	case "csv":
 		write = exportCSV
-	default:
-		if issue, ok := comingFormats[format]; ok {
-			return usagef("export %s: not in this build yet (issue %s)", format, issue)
+	case "xlsx":
+		write = c.exportXLSX
+		if c.out == "" {
+			c.out = "review.xlsx"
 		}
-		return usagef("export %q: unknown format; this build writes json or csv", format)
+	case "sql":
+		if err := c.checkSQLFlags(); err != nil {
+			return err
+		}
+		write = c.exportSQL
+	default:
+		return usagef("export %q: unknown format; this build writes json, csv, xlsx or sql", format)
+	}
+	if format != "sql" {
+		if err := c.noSQLFlags(cmd); err != nil {
+			return err
+		}
 	}
 	if c.force && c.out == "" {
 		return usagef("--force replaces the --out file: give --out too")
