@@ -118,6 +118,7 @@ The case is the directory given by --case, or $SALVAGE_CASE, or ./` + defaultCas
 		a.importCommand(),
 		a.reconcileCommand(),
 		a.exportCommand(),
+		a.reviewCommand(),
 		a.verifyCommand(),
 		a.rulesCommand(),
 		a.demoCommand(),

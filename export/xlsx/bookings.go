@@ -1,0 +1,414 @@
+package xlsx
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	gojson "github.com/goccy/go-json"
+	"github.com/salvagehq/salvage/evidence"
+	"github.com/salvagehq/salvage/reconcile"
+	"github.com/xuri/excelize/v2"
+)
+
+// The Bookings columns, in order. Their headers are how `review import`
+// finds them, so a reviewer may move or add columns.
+const (
+	colRef = iota
+	colDecision
+	colNotes
+	colNeedsReview
+	colReasons
+	colStatus
+	colName
+	colEmail
+	colPhone
+	colItem
+	colStart
+	colEnd
+	colAmount
+	colPaid
+	colRefunded
+	colCurrency
+	colConfidence
+	colSources
+	colEvidence
+	colRestored
+	colConflicts
+	colKey
+	nBookingCols
+)
+
+// Bookings headers.
+const (
+	HeaderRef       = "Reference"
+	HeaderDecision  = "Decision"
+	HeaderNotes     = "Notes"
+	HeaderName      = "Customer"
+	HeaderEmail     = "Email"
+	HeaderPhone     = "Phone"
+	HeaderItem      = "Item"
+	HeaderStart     = "Start"
+	HeaderEnd       = "End"
+	HeaderAmount    = "Amount"
+	HeaderKey       = "salvage key (do not edit)"
+	HeaderNeeds     = "Needs review"
+	headerRestored  = "Restored database"
+	headerConflicts = "Conflicting fields"
+)
+
+var bookingCols = [nBookingCols]column{
+	colRef:         {header: HeaderRef, width: 14},
+	colDecision:    {header: HeaderDecision, width: 11},
+	colNotes:       {header: HeaderNotes, width: 30, wrap: true},
+	colNeedsReview: {header: HeaderNeeds, width: 8},
+	colReasons:     {header: "Why review", width: 48, wrap: true},
+	colStatus:      {header: "Status", width: 15},
+	colName:        {header: HeaderName, width: 20},
+	colEmail:       {header: HeaderEmail, width: 26},
+	colPhone:       {header: HeaderPhone, width: 16},
+	colItem:        {header: HeaderItem, width: 22},
+	colStart:       {header: HeaderStart, width: 17},
+	colEnd:         {header: HeaderEnd, width: 17},
+	colAmount:      {header: HeaderAmount, width: 14},
+	colPaid:        {header: "Paid", width: 14},
+	colRefunded:    {header: "Refunded", width: 14},
+	colCurrency:    {header: "Currency", width: 9},
+	colConfidence:  {header: "Confidence", width: 10},
+	colSources:     {header: "Sources", width: 20},
+	colEvidence:    {header: "Evidence", width: 12},
+	colRestored:    {header: headerRestored, width: 18},
+	colConflicts:   {header: headerConflicts, width: 22},
+	colKey:         {header: HeaderKey, width: 10, hidden: true},
+}
+
+// The Conflicts columns.
+var conflictCols = []column{
+	{header: "Booking", width: 14},
+	{header: "Field", width: 16},
+	{header: "Chosen value", width: 30, wrap: true},
+	{header: "Chosen from", width: 30, wrap: true},
+	{header: "Every value and its sources", width: 70, wrap: true},
+}
+
+// original is what salvage wrote in a Bookings row, kept in the hidden key
+// column: the reference and each correctable field in the form of
+// evidence.Review.Corrections.
+type original struct {
+	Ref      string            `json:"ref"`
+	Fields   map[string]string `json:"fields"`
+	Currency string            `json:"currency,omitempty"`
+	AllDay   bool              `json:"all_day,omitempty"`
+}
+
+// bookings writes the Bookings and Conflicts sheets: the bookings that need
+// review, then the others.
+func (w *writer) bookings(ctx context.Context) error {
+	cols := bookingCols[:]
+	cols = append([]column(nil), cols...)
+	for col, n := range w.widths {
+		cols[col].width = min(max(cols[col].width, float64(n)+2), 45)
+	}
+	decision := excelize.NewDataValidation(true)
+	if err := decision.SetDropList(evidence.Decisions); err != nil {
+		return err
+	}
+	decision.SetError(excelize.DataValidationErrorStyleStop, "Decision", "approve, reject or fix")
+	decision.SetInput("Decision", "approve: restore it as shown; fix: restore it with your corrections; reject: leave it out")
+	highlight, err := w.f.NewConditionalStyle(&excelize.Style{Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"FCE4D6"}}})
+	if err != nil {
+		return err
+	}
+	needs, _ := excelize.ColumnNumberToName(colNeedsReview + 1)
+	lastCol, _ := excelize.ColumnNumberToName(colConflicts + 1)
+	decisionCol, _ := excelize.ColumnNumberToName(colDecision + 1)
+	bs := newStream(w.f, SheetBookings, cols, w.styles.header, w.opt.MaxRows, func(sheet string, last int) error {
+		dv := *decision
+		dv.Sqref = fmt.Sprintf("%s2:%s%d", decisionCol, decisionCol, last)
+		if err := w.f.AddDataValidation(sheet, &dv); err != nil {
+			return err
+		}
+		return w.f.SetConditionalFormat(sheet, fmt.Sprintf("A2:%s%d", lastCol, last), []excelize.ConditionalFormatOptions{
+			{Type: "formula", Criteria: fmt.Sprintf(`$%s2="yes"`, needs), Format: &highlight},
+		})
+	})
+	// The Conflicts sheet is written alongside; it is created first so
+	// that the sheets stay in reading order.
+	cs := newStream(w.f, SheetConflicts, conflictCols, w.styles.header, w.opt.MaxRows, nil)
+	if err := bs.next(); err != nil {
+		return err
+	}
+	if err := cs.next(); err != nil {
+		return err
+	}
+	row := make([]any, nBookingCols)
+	for _, first := range []bool{true, false} {
+		i := -1
+		for raw, err := range w.c.Bookings() {
+			if err != nil {
+				return err
+			}
+			i++
+			if i >= w.n || w.review[i] != first {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var b reconcile.Booking
+			if err := gojson.Unmarshal(raw, &b); err != nil {
+				return fmt.Errorf("booking %s: %w", w.refs[i], err)
+			}
+			if err := w.bookingRow(row, int32(i), &b); err != nil {
+				return err
+			}
+			if err := bs.add(row); err != nil {
+				return err
+			}
+			if err := w.conflictRows(cs, int32(i), &b); err != nil {
+				return err
+			}
+			w.stats.Bookings++
+			if b.NeedsReview {
+				w.stats.NeedsReview++
+			}
+		}
+		if i+1 != w.n {
+			return fmt.Errorf("the bookings changed while the workbook was written (%d, then %d): write it again", w.n, i+1)
+		}
+	}
+	if err := bs.close(); err != nil {
+		return err
+	}
+	w.stats.Conflicts = cs.written
+	return cs.close()
+}
+
+// bookingRow fills row with booking i.
+func (w *writer) bookingRow(row []any, i int32, b *reconcile.Booking) error {
+	clear(row)
+	limit := w.opt.MaxCellChars
+	key := original{Ref: b.Ref, Currency: b.Currency, AllDay: b.AllDay, Fields: map[string]string{}}
+	for _, field := range evidence.CorrectableFields {
+		v := fieldText(b, field)
+		if strings.HasPrefix(field, "customer.") || field == "item" {
+			v = redact(v) // as shown: what the reviewer's cell is compared with
+		}
+		key.Fields[field] = v
+	}
+	keyJSON, err := json.Marshal(key)
+	if err != nil {
+		return err
+	}
+	// What the reviewer decided before, if anything, is shown again.
+	decision := ""
+	if !b.NeedsReview {
+		decision = evidence.Approve
+	}
+	notes := ""
+	if r, ok := w.c.Reviews[b.Ref]; ok {
+		decision, notes = r.Decision, r.Notes
+		if err := b.ApplyReview(r); err != nil {
+			return err
+		}
+	}
+	row[colRef] = text(redact(b.Ref), limit)
+	row[colDecision] = text(decision, limit)
+	row[colNotes] = w.wrapped(notes)
+	row[colNeedsReview] = yesNo(b.NeedsReview)
+	reasons := make([]string, len(b.Reasons))
+	for k, r := range b.Reasons {
+		reasons[k] = r.Code + ": " + r.Detail
+	}
+	row[colReasons] = w.wrapped(strings.Join(reasons, "\n"))
+	row[colStatus] = b.Status
+	row[colName] = text(redact(b.Customer.Name), limit)
+	row[colEmail] = text(redact(b.Customer.Email), limit)
+	row[colPhone] = text(redact(b.Customer.Phone), limit)
+	row[colItem] = text(redact(b.Item), limit)
+	row[colStart] = w.when(b.Start, b.AllDay)
+	row[colEnd] = w.when(b.End, b.AllDay)
+	for col, v := range map[int]*int64{colAmount: b.AmountMinor, colPaid: b.PaidMinor, colRefunded: b.RefundedMinor} {
+		cell, err := w.money(v, b.Currency)
+		if err != nil {
+			return err
+		}
+		row[col] = cell
+	}
+	row[colCurrency] = text(b.Currency, limit)
+	row[colConfidence] = excelize.Cell{StyleID: w.styles.confidence, Value: math.Round(b.Confidence*100) / 100}
+	row[colSources] = strings.Join(b.Sources, ", ")
+	if j, ok := w.firstEvidence(b.Evidence); ok {
+		sheet, r := w.evidenceAt(j)
+		row[colEvidence] = link(sheet, r, fmt.Sprintf("%d %s →", len(b.Evidence), plural(len(b.Evidence), "record", "records")), w.styles.link)
+	}
+	if d, ok := w.c.Dispositions[b.Ref]; ok {
+		state := d.State
+		if len(d.Fields) > 0 {
+			state += ": " + strings.Join(d.Fields, ", ")
+		}
+		row[colRestored] = state
+	}
+	fields := make([]string, len(b.Conflicts))
+	for k, c := range b.Conflicts {
+		fields[k] = c.Field
+	}
+	row[colConflicts] = text(strings.Join(fields, ", "), limit)
+	row[colKey] = string(keyJSON)
+	return nil
+}
+
+// conflictRows writes one Conflicts row per conflicting field of b.
+func (w *writer) conflictRows(cs *stream, i int32, b *reconcile.Booking) error {
+	if len(b.Conflicts) == 0 {
+		return nil
+	}
+	sheet, r := w.bookingAt(i)
+	for _, c := range b.Conflicts {
+		chosenFrom := b.Provenance[c.Field]
+		from := chosenFrom.Evidence
+		if chosenFrom.Rule != "" {
+			from += " (" + chosenFrom.Rule + ")"
+		}
+		var all strings.Builder
+		for k, v := range c.Values {
+			if k > 0 {
+				all.WriteString("\n")
+			}
+			fmt.Fprintf(&all, "%s ← %s", w.showValue(c.Field, v.Value), strings.Join(v.Evidence, ", "))
+		}
+		if err := cs.add([]any{
+			link(sheet, r, fit(redact(b.Ref), 200), w.styles.link),
+			c.Field,
+			w.wrapped(redact(w.showValue(c.Field, c.Chosen))),
+			w.wrapped(from),
+			w.wrapped(redact(all.String())),
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// showValue is a conflict value as the reviewer reads it: times in the
+// case's zone.
+func (w *writer) showValue(field, v string) string {
+	switch field {
+	case "start", "end", "created_at":
+		if t, err := time.Parse(time.RFC3339, v); err == nil {
+			return t.In(w.c.Zone).Format("2006-01-02 15:04 MST")
+		}
+	}
+	return v
+}
+
+// wrapped is outside text in a wrapping cell.
+func (w *writer) wrapped(s string) any {
+	if s == "" {
+		return nil
+	}
+	return excelize.Cell{StyleID: w.styles.wrap, Value: fit(s, w.opt.MaxCellChars)}
+}
+
+// when is a time as a real date-time cell in the case's zone (a date for
+// all-day bookings).
+func (w *writer) when(t *time.Time, allDay bool) any {
+	if t == nil {
+		return nil
+	}
+	style := w.styles.dateTime
+	local := t.In(w.c.Zone)
+	if allDay {
+		style = w.styles.date
+		local = time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC)
+	}
+	return excelize.Cell{StyleID: style, Value: Serial(local)}
+}
+
+// Serial is the Excel serial number (days since 1899-12-30) of t's wall
+// clock, whatever its zone.
+func Serial(t time.Time) float64 {
+	wall := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+	return float64(wall.Sub(excelEpoch)) / float64(24*time.Hour)
+}
+
+// FromSerial is the wall clock of an Excel serial number, in loc, to the
+// second.
+func FromSerial(v float64, loc *time.Location) time.Time {
+	d := time.Duration(math.Round(v*86400)) * time.Second
+	wall := excelEpoch.Add(d)
+	return time.Date(wall.Year(), wall.Month(), wall.Day(), wall.Hour(), wall.Minute(), wall.Second(), 0, loc)
+}
+
+var excelEpoch = time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC)
+
+// money is an amount in minor units as a number of major units, in the
+// currency's format.
+func (w *writer) money(v *int64, cur string) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	style, err := w.moneyStyle(cur)
+	if err != nil {
+		return nil, err
+	}
+	return excelize.Cell{StyleID: style, Value: Major(*v, cur)}, nil
+}
+
+// Major is minor units as major units: 12050 EUR is 120.5.
+func Major(minor int64, cur string) float64 {
+	return float64(minor) / math.Pow10(Digits(cur))
+}
+
+// fieldText is a correctable field of b as evidence.Review.Corrections
+// writes it.
+func fieldText(b *reconcile.Booking, field string) string {
+	switch field {
+	case "customer.name":
+		return b.Customer.Name
+	case "customer.email":
+		return b.Customer.Email
+	case "customer.phone":
+		return b.Customer.Phone
+	case "item":
+		return b.Item
+	case "start":
+		return rfc3339(b.Start)
+	case "end":
+		return rfc3339(b.End)
+	case "amount_minor":
+		if b.AmountMinor == nil {
+			return ""
+		}
+		return strconv.FormatInt(*b.AmountMinor, 10)
+	}
+	return ""
+}
+
+func rfc3339(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// redact shows every secret in s as its fingerprint.
+func redact(s string) string { return evidence.Redact(s) }

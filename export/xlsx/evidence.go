@@ -1,0 +1,288 @@
+package xlsx
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/salvagehq/salvage/evidence"
+	"github.com/xuri/excelize/v2"
+)
+
+var evidenceCols = []column{
+	{header: "Evidence id", width: 34},
+	{header: "Booking", width: 14},
+	{header: "Source", width: 9},
+	{header: "Via", width: 8},
+	{header: "Kind", width: 14},
+	{header: "Time", width: 17},
+	{header: "Reference", width: 14},
+	{header: "Name", width: 20},
+	{header: "Email", width: 26},
+	{header: "Phone", width: 16},
+	{header: "Item", width: 22},
+	{header: "Start", width: 17},
+	{header: "End", width: 17},
+	{header: "Amount", width: 14},
+	{header: "Currency", width: 9},
+	{header: "Status", width: 11},
+	{header: "Title", width: 40, wrap: true},
+	{header: "Text", width: 80, wrap: true},
+}
+
+// evidenceSheet writes one row per record a booking uses, in id order,
+// each linking back to its booking.
+func (w *writer) evidenceSheet(ctx context.Context) error {
+	es := newStream(w.f, SheetEvidence, evidenceCols, w.styles.header, w.opt.MaxRows, nil)
+	var sources []evidence.Source
+	for _, s := range sortedKeys(w.sources) {
+		sources = append(sources, evidence.Source(s))
+	}
+	j := 0
+	row := make([]any, len(evidenceCols))
+	write := func(id string, r *evidence.Record) error {
+		sheet, at := w.bookingAt(w.evidence[j].booking)
+		clear(row)
+		row[0] = text(redact(id), w.opt.MaxCellChars)
+		row[1] = link(sheet, at, fit(redact(w.refs[w.evidence[j].booking]), 200), w.styles.link)
+		if r == nil {
+			row[16] = "not in the case: the record was not found (imported into another case, or the case changed since the reconcile)"
+			return es.add(row)
+		}
+		limit := w.opt.MaxCellChars
+		row[2], row[3], row[4] = string(r.Source), r.Via, r.Kind
+		if !r.OccurredAt.IsZero() {
+			t := r.OccurredAt
+			row[5] = w.when(&t, false)
+		}
+		f := r.Facts
+		row[6] = text(redact(f.Ref), limit)
+		row[7] = text(redact(f.Name), limit)
+		row[8] = text(redact(f.Email), limit)
+		row[9] = text(redact(f.Phone), limit)
+		row[10] = text(redact(f.Item), limit)
+		row[11] = w.when(f.Start, f.AllDay)
+		row[12] = w.when(f.End, f.AllDay)
+		amount := f.AmountMinor
+		if amount == nil {
+			amount = f.PaidMinor
+		}
+		cell, err := w.money(amount, f.Currency)
+		if err != nil {
+			return err
+		}
+		row[13] = cell
+		row[14] = text(f.Currency, limit)
+		row[15] = text(string(f.Status), limit)
+		title, body := w.c.Describe(*r)
+		row[16] = w.wrapped(redact(title))
+		row[17] = w.wrapped(redact(body))
+		return es.add(row)
+	}
+	if len(w.evidence) > 0 {
+		for r, err := range w.c.Records(sources) {
+			if err != nil {
+				return err
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			// Used records the case does not hold are listed as missing.
+			for j < len(w.evidence) && w.evidence[j].id < r.ID {
+				if err := write(w.evidence[j].id, nil); err != nil {
+					return err
+				}
+				j++
+			}
+			if j == len(w.evidence) {
+				break
+			}
+			if w.evidence[j].id != r.ID {
+				continue
+			}
+			// A record used twice (it should not be) gets a row per use.
+			for j < len(w.evidence) && w.evidence[j].id == r.ID {
+				if err := write(r.ID, &r); err != nil {
+					return err
+				}
+				j++
+			}
+		}
+	}
+	for ; j < len(w.evidence); j++ {
+		if err := write(w.evidence[j].id, nil); err != nil {
+			return err
+		}
+	}
+	w.stats.Evidence = es.written
+	return es.close()
+}
+
+// summary writes the Summary sheet: what the workbook is, the window, the
+// incident, the counts, the imports, and how to review.
+func (w *writer) summary() error {
+	const sheet = SheetSummary
+	f, zone, s := w.f, w.c.Zone, w.c.Summary
+	show := func(t time.Time) string {
+		if t.IsZero() {
+			return "open"
+		}
+		return t.In(zone).Format("2006-01-02 15:04 MST")
+	}
+	title, err := f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true, Size: 14}})
+	if err != nil {
+		return err
+	}
+	bold, err := f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true}, Alignment: &excelize.Alignment{Vertical: "top"}})
+	if err != nil {
+		return err
+	}
+	wrap, err := f.NewStyle(&excelize.Style{Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}})
+	if err != nil {
+		return err
+	}
+	row := 1
+	put := func(label string, values ...any) error {
+		cells := append([]any{label}, values...)
+		if err := f.SetSheetRow(sheet, fmt.Sprintf("A%d", row), &cells); err != nil {
+			return err
+		}
+		if err := f.SetCellStyle(sheet, fmt.Sprintf("A%d", row), fmt.Sprintf("A%d", row), bold); err != nil {
+			return err
+		}
+		row++
+		return nil
+	}
+	heading := func(label string) error {
+		row++
+		if err := f.SetCellStr(sheet, fmt.Sprintf("A%d", row), label); err != nil {
+			return err
+		}
+		if err := f.SetCellStyle(sheet, fmt.Sprintf("A%d", row), fmt.Sprintf("A%d", row), title); err != nil {
+			return err
+		}
+		row++
+		return nil
+	}
+	if err := f.SetCellStr(sheet, "A1", "salvage review workbook: rebuilt bookings to check before they are restored"); err != nil {
+		return err
+	}
+	if err := f.SetCellStyle(sheet, "A1", "A1", title); err != nil {
+		return err
+	}
+	row = 3
+	c := s.Counts
+	steps := []func() error{
+		func() error { return put(CaseLabel, w.c.ID) },
+		func() error { return put("Reconciled", show(s.Reconciled)) },
+		func() error { return put("Loss window", fmt.Sprintf("from %s to %s", show(s.Since), show(s.Until))) },
+		func() error {
+			if s.Incident == "" {
+				return put("Incident", "no incident found in the evidence")
+			}
+			return put("Incident", show(s.IncidentAt)+": "+redact(s.Incident))
+		},
+		func() error { return heading("Counts") },
+		func() error { return put("Bookings rebuilt", w.stats.Bookings) },
+		func() error { return put("To review", w.stats.NeedsReview) },
+		func() error {
+			for _, code := range sortedKeys(c.Review) {
+				if err := put("   "+code, c.Review[code]); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		func() error { return put("Cancelled", c.ByStatus["cancelled"]) },
+		func() error {
+			for _, st := range sortedKeys(c.ByStatus) {
+				if err := put("   status "+st, c.ByStatus[st]); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		func() error { return put("Conflicting fields", w.stats.Conflicts) },
+		func() error {
+			for _, src := range sortedKeys(c.Unmatched) {
+				if err := put("Unmatched evidence: "+src, c.Unmatched[src]); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		func() error {
+			if len(w.c.Dispositions) == 0 {
+				return put("Restored database", "not checked yet (salvage export sql --against DSN)")
+			}
+			n := map[string]int{}
+			for _, d := range w.c.Dispositions {
+				n[d.State]++
+			}
+			return put("Restored database", fmt.Sprintf("%d new, %d present, %d differ", n[evidence.DispositionNew], n[evidence.DispositionPresent], n[evidence.DispositionDiffers]))
+		},
+		func() error { return heading("Sources imported") },
+		func() error { return put("Import", "Source", "Started", "Finished", "Status", "New", "New versions", "Rejected") },
+		func() error {
+			for _, j := range w.c.Summary.Jobs {
+				finished := ""
+				if !j.FinishedAt.IsZero() {
+					finished = show(j.FinishedAt)
+				}
+				if err := put(j.Importer, string(j.Source), show(j.StartedAt), finished, string(j.Status), j.Counts.New, j.Counts.NewVersion, j.Counts.Rejected); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		func() error { return heading("How to review") },
+		func() error {
+			for _, line := range howTo {
+				if err := f.SetCellStr(sheet, fmt.Sprintf("A%d", row), line); err != nil {
+					return err
+				}
+				if err := f.MergeCell(sheet, fmt.Sprintf("A%d", row), fmt.Sprintf("H%d", row)); err != nil {
+					return err
+				}
+				if err := f.SetCellStyle(sheet, fmt.Sprintf("A%d", row), fmt.Sprintf("A%d", row), wrap); err != nil {
+					return err
+				}
+				if err := f.SetRowHeight(sheet, row, 32); err != nil {
+					return err
+				}
+				row++
+			}
+			return nil
+		},
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	if err := f.SetColWidth(sheet, "A", "A", 26); err != nil {
+		return err
+	}
+	return f.SetColWidth(sheet, "B", "H", 18)
+}
+
+// CaseLabel labels the Summary cell that holds the case id.
+const CaseLabel = "Case"
+
+var howTo = []string{
+	"1. On Bookings, the rows that need review come first and are highlighted; 'Why review' says what to check, and Evidence links to the records the booking was built from.",
+	"2. Set Decision to approve (restore as shown), fix (restore with your corrections: type them into Customer, Email, Phone, Item, Start, End or Amount) or reject (leave it out), and write anything worth keeping in Notes.",
+	"3. Save the file and run salvage review import on it: your decisions go into the case, and the restore SQL includes only approved and fixed bookings.",
+}
+
+// join is s's non-empty parts.
+func join(sep string, parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, sep)
+}

@@ -1,0 +1,208 @@
+package xlsx
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// Excel's limits.
+const (
+	// MaxRows is the number of rows of a sheet, its header included.
+	MaxRows = excelize.TotalRows
+	// MaxCellChars is the number of characters (UTF-16 units) of a cell.
+	MaxCellChars = excelize.TotalCellChars
+)
+
+// column is one column of a sheet.
+type column struct {
+	header string
+	width  float64
+	hidden bool
+	// wrap makes the column's cells wrap their text.
+	wrap bool
+}
+
+// stream writes one logical sheet through excelize's StreamWriter,
+// continuing on "Name (2)", "Name (3)", … when a sheet is full, each with
+// the header row, widths and frozen header.
+type stream struct {
+	f       *excelize.File
+	base    string
+	cols    []column
+	style   int // header style
+	perPage int // data rows per sheet
+
+	sheets  []string
+	sw      *excelize.StreamWriter
+	row     int // the next row to write, 1-based
+	finish  func(sheet string, lastRow int) error
+	cells   []any
+	written int
+}
+
+func newStream(f *excelize.File, base string, cols []column, headerStyle, maxRows int, finish func(sheet string, lastRow int) error) *stream {
+	return &stream{f: f, base: base, cols: cols, style: headerStyle, perPage: maxRows - 1, finish: finish}
+}
+
+// sheetName is the name of the n-th sheet (0-based) of base.
+func sheetName(base string, n int) string {
+	if n == 0 {
+		return base
+	}
+	return fmt.Sprintf("%s (%d)", base, n+1)
+}
+
+// locate is the sheet and row where the i-th data row (0-based) of a
+// stream of base with perPage rows a sheet is written.
+func locate(base string, perPage, i int) (string, int) {
+	return sheetName(base, i/perPage), i%perPage + 2
+}
+
+// add writes one data row, opening the next sheet when needed.
+func (s *stream) add(cells []any) error {
+	if s.sw == nil || s.row > s.perPage+1 {
+		if err := s.next(); err != nil {
+			return err
+		}
+	}
+	if err := s.sw.SetRow("A"+strconv.Itoa(s.row), cells); err != nil {
+		return fmt.Errorf("%s row %d: %w", s.sheets[len(s.sheets)-1], s.row, err)
+	}
+	s.row++
+	s.written++
+	return nil
+}
+
+// next ends the current sheet and starts the next one.
+func (s *stream) next() error {
+	if err := s.end(); err != nil {
+		return err
+	}
+	name := sheetName(s.base, len(s.sheets))
+	if _, err := s.f.NewSheet(name); err != nil {
+		return err
+	}
+	sw, err := s.f.NewStreamWriter(name)
+	if err != nil {
+		return err
+	}
+	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
+		return err
+	}
+	for i, c := range s.cols {
+		if err := sw.SetColWidth(i+1, i+1, c.width); err != nil {
+			return err
+		}
+		if c.hidden {
+			if err := sw.SetColVisible(i+1, i+1, false); err != nil {
+				return err
+			}
+		}
+	}
+	header := make([]any, len(s.cols))
+	for i, c := range s.cols {
+		header[i] = excelize.Cell{StyleID: s.style, Value: c.header}
+	}
+	if err := sw.SetRow("A1", header, excelize.RowOpts{Height: 20}); err != nil {
+		return err
+	}
+	s.sheets = append(s.sheets, name)
+	s.sw, s.row = sw, 2
+	return nil
+}
+
+// end finishes the current sheet: the caller's formatting, the autofilter,
+// then the stream.
+func (s *stream) end() error {
+	if s.sw == nil {
+		return nil
+	}
+	name, last := s.sheets[len(s.sheets)-1], s.row-1
+	lastCol, _ := excelize.ColumnNumberToName(len(s.cols))
+	if err := s.f.AutoFilter(name, "A1:"+lastCol+strconv.Itoa(max(last, 2)), nil); err != nil {
+		return err
+	}
+	if s.finish != nil && last >= 2 {
+		if err := s.finish(name, last); err != nil {
+			return err
+		}
+	}
+	err := s.sw.Flush()
+	s.sw = nil
+	return err
+}
+
+// close ends the stream; a stream that wrote nothing still gets its
+// sheet, with the header only.
+func (s *stream) close() error {
+	if s.sw == nil && len(s.sheets) == 0 {
+		if err := s.next(); err != nil {
+			return err
+		}
+	}
+	return s.end()
+}
+
+// cutMarker ends a text cut to fit a cell.
+const cutMarker = "\n… [cut: %d more characters; the full text is in the case]"
+
+// fit returns s cut to at most limit UTF-16 units, with a visible marker
+// saying how much is missing.
+func fit(s string, limit int) string {
+	if len(s) <= limit { // bytes ≥ UTF-16 units
+		return s
+	}
+	n := utf16Len(s)
+	if n <= limit {
+		return s
+	}
+	marker := fmt.Sprintf(cutMarker, n)
+	keep := limit - utf16Len(marker)
+	units, end := 0, 0
+	for i, r := range s {
+		u := utf16.RuneLen(r)
+		if u < 0 {
+			u = 1
+		}
+		if units+u > keep {
+			end = i
+			break
+		}
+		units += u
+	}
+	cut := n - units
+	return s[:end] + fmt.Sprintf(cutMarker, cut)
+}
+
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		if r >= 0x10000 && r <= utf8.MaxRune {
+			n += 2
+		} else {
+			n++
+		}
+	}
+	return n
+}
+
+// text is outside text as a cell: always a string cell (never a formula,
+// whatever it starts with), cut to fit.
+func text(s string, limit int) any {
+	if s == "" {
+		return nil
+	}
+	return fit(s, limit)
+}
+
+// link is a cell linking to a place in the workbook, showing label. The
+// formula is salvage's own; the label is quoted for it.
+func link(sheet string, row int, label string, style int) any {
+	target := fmt.Sprintf("#'%s'!A%d", strings.ReplaceAll(sheet, "'", "''"), row)
+	return excelize.Cell{StyleID: style, Formula: fmt.Sprintf(`HYPERLINK("%s","%s")`, target, strings.ReplaceAll(label, `"`, `""`)), Value: label}
+}

@@ -1,0 +1,331 @@
+// Package xlsx writes the review workbook staff work through in a
+// spreadsheet program (Excel, LibreOffice, Google Sheets), and reads their
+// review back.
+//
+// The workbook has four kinds of sheet: Summary (the case, the loss window,
+// the incident, the counts, the imports, how to review), Bookings (one row
+// per rebuilt booking, needing review first, with a Decision and a Notes
+// column for the reviewer), Conflicts (one row per field the sources
+// disagree on) and Evidence (one row per record a booking was built from,
+// redacted). A sheet that reaches Excel's 1,048,576 rows continues on
+// "Bookings (2)", "Evidence (2)", …
+//
+// Everything that came from outside is written as a text cell, so an email
+// that says "=HYPERLINK(…)" shows those characters and never runs; every
+// text is redacted (secrets shown as fingerprints) and cut, with a visible
+// marker, to Excel's 32,767 characters a cell. Each Bookings row carries,
+// in a hidden column, the values salvage wrote, so that `salvage review
+// import` can tell which cells the reviewer corrected, whatever order the
+// rows were sorted into.
+package xlsx
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"iter"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	gojson "github.com/goccy/go-json"
+	"github.com/salvagehq/salvage/evidence"
+	"github.com/salvagehq/salvage/reconcile"
+	"github.com/xuri/excelize/v2"
+	"golang.org/x/text/currency"
+)
+
+// Sheet names.
+const (
+	SheetSummary   = "Summary"
+	SheetBookings  = "Bookings"
+	SheetConflicts = "Conflicts"
+	SheetEvidence  = "Evidence"
+)
+
+// Case is what a workbook is written from.
+type Case struct {
+	// ID identifies the case; the workbook carries it so that its review
+	// is never read into another case.
+	ID string
+	// Zone is the case's time zone: every time is shown in it.
+	Zone    *time.Location
+	Summary Summary
+	// Bookings yields each booking's JSON (reconcile.Booking) in the
+	// reconciler's order. It is called three times and must yield the
+	// same bookings each time.
+	Bookings func() iter.Seq2[[]byte, error]
+	// Records yields the newest version of every record of the given
+	// sources, raw bytes loaded, ordered by id (byte order). It is called
+	// once.
+	Records func(sources []evidence.Source) iter.Seq2[evidence.Record, error]
+	// Describe gives a record's title and text as a person reads them.
+	Describe func(evidence.Record) (title, text string)
+	// Reviews are the decisions already read back, by reference: the
+	// workbook shows them, so a new workbook never loses a review.
+	Reviews map[string]evidence.Review
+	// Dispositions are the bookings checked against the restored
+	// database, by reference; empty when never checked.
+	Dispositions map[string]evidence.Disposition
+}
+
+// Summary is what the Summary sheet says besides the counts it takes from
+// the bookings.
+type Summary struct {
+	Reconciled time.Time
+	// Since and Until bound the loss window; zero is open.
+	Since, Until time.Time
+	// IncidentAt and Incident are the incident's time and one line on
+	// what happened; Incident is empty when no incident is known.
+	IncidentAt time.Time
+	Incident   string
+	// Counts is the reconciler's summary.
+	Counts reconcile.Summary
+	Jobs   []evidence.Job
+}
+
+// Options tune the writer; the zero value means Excel's limits.
+type Options struct {
+	// MaxRows is the rows a sheet holds, header included (tests make it
+	// small to see sheets continue).
+	MaxRows int
+	// MaxCellChars is the characters a cell holds.
+	MaxCellChars int
+}
+
+// Stats counts what a workbook holds.
+type Stats struct {
+	Bookings, NeedsReview, Conflicts, Evidence int
+	// Sheets lists every sheet written, in order.
+	Sheets []string
+}
+
+// light is what the first pass reads of each booking.
+type light struct {
+	Ref         string   `json:"ref"`
+	NeedsReview bool     `json:"needs_review"`
+	Evidence    []string `json:"evidence"`
+	Sources     []string `json:"sources"`
+	Customer    struct {
+		Name  string `json:"name"`
+		Email string `json:"email"`
+	} `json:"customer"`
+	Item string `json:"item"`
+}
+
+// used is one evidence record used by a booking.
+type used struct {
+	id      string
+	booking int32
+}
+
+// writer holds one workbook being written.
+type writer struct {
+	c   Case
+	opt Options
+	f   *excelize.File
+
+	// from the first pass
+	n         int
+	review    []bool
+	pos       []int32 // booking index → row position in Bookings
+	refs      []string
+	evidence  []used // sorted by id
+	sources   map[string]bool
+	widths    map[int]int
+	perPage   int
+	stats     Stats
+	styles    styles
+	conflicts int
+}
+
+type styles struct {
+	header, dateTime, date, confidence, link, wrap, key int
+	money                                              map[string]int
+}
+
+// Write writes the workbook of c to w.
+func Write(ctx context.Context, w io.Writer, c Case, opt Options) (Stats, error) {
+	if opt.MaxRows <= 0 || opt.MaxRows > MaxRows {
+		opt.MaxRows = MaxRows
+	}
+	if opt.MaxRows < 2 {
+		opt.MaxRows = 2
+	}
+	if opt.MaxCellChars <= 0 || opt.MaxCellChars > MaxCellChars {
+		opt.MaxCellChars = MaxCellChars
+	}
+	if c.Zone == nil {
+		c.Zone = time.UTC
+	}
+	if c.Describe == nil {
+		c.Describe = func(r evidence.Record) (string, string) { return r.Kind, string(r.Raw) }
+	}
+	f := excelize.NewFile(excelize.Options{})
+	defer f.Close()
+	wr := &writer{c: c, opt: opt, f: f, perPage: opt.MaxRows - 1, sources: map[string]bool{}, widths: map[int]int{}}
+	if err := wr.newStyles(); err != nil {
+		return Stats{}, err
+	}
+	if err := wr.scan(ctx); err != nil {
+		return Stats{}, err
+	}
+	if err := f.SetSheetName("Sheet1", SheetSummary); err != nil {
+		return Stats{}, err
+	}
+	if err := wr.bookings(ctx); err != nil {
+		return Stats{}, err
+	}
+	if err := wr.evidenceSheet(ctx); err != nil {
+		return Stats{}, err
+	}
+	if err := wr.summary(); err != nil {
+		return Stats{}, err
+	}
+	if err := f.SetCustomProps(excelize.CustomProperty{Name: "salvage case", Value: c.ID}); err != nil {
+		return Stats{}, err
+	}
+	if err := f.SetDocProps(&excelize.DocProperties{
+		Title: "salvage review workbook", Creator: "salvage", Description: "Rebuilt bookings to review. Case " + c.ID + ".",
+		Created: c.Summary.Reconciled.UTC().Format(time.RFC3339), Modified: c.Summary.Reconciled.UTC().Format(time.RFC3339),
+	}); err != nil {
+		return Stats{}, err
+	}
+	f.SetActiveSheet(0)
+	wr.stats.Sheets = f.GetSheetList()
+	if err := f.Write(w); err != nil {
+		return Stats{}, fmt.Errorf("write workbook: %w", err)
+	}
+	return wr.stats, nil
+}
+
+func (w *writer) newStyles() error {
+	var err error
+	s := &w.styles
+	mk := func(st *excelize.Style) int {
+		if err != nil {
+			return 0
+		}
+		var id int
+		id, err = w.f.NewStyle(st)
+		return id
+	}
+	s.header = mk(&excelize.Style{Font: &excelize.Font{Bold: true}, Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"DDEBF7"}},
+		Alignment: &excelize.Alignment{Vertical: "center"}})
+	fmtDT, fmtD, fmtC := "yyyy-mm-dd hh:mm", "yyyy-mm-dd", "0.00"
+	s.dateTime = mk(&excelize.Style{CustomNumFmt: &fmtDT, Alignment: &excelize.Alignment{Vertical: "top"}})
+	s.date = mk(&excelize.Style{CustomNumFmt: &fmtD, Alignment: &excelize.Alignment{Vertical: "top"}})
+	s.confidence = mk(&excelize.Style{CustomNumFmt: &fmtC, Alignment: &excelize.Alignment{Vertical: "top"}})
+	s.link = mk(&excelize.Style{Font: &excelize.Font{Color: "0563C1", Underline: "single"}, Alignment: &excelize.Alignment{Vertical: "top"}})
+	s.wrap = mk(&excelize.Style{Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}})
+	s.money = map[string]int{}
+	return err
+}
+
+// moneyStyle is the number format of an amount in cur: two decimals (or
+// the currency's own) and the code.
+func (w *writer) moneyStyle(cur string) (int, error) {
+	if id, ok := w.styles.money[cur]; ok {
+		return id, nil
+	}
+	digits := Digits(cur)
+	format := "#,##0"
+	if digits > 0 {
+		format += "." + strings.Repeat("0", digits)
+	}
+	if cur != "" {
+		format += ` "` + strings.ReplaceAll(cur, `"`, "") + `"`
+	}
+	id, err := w.f.NewStyle(&excelize.Style{CustomNumFmt: &format, Alignment: &excelize.Alignment{Vertical: "top"}})
+	if err != nil {
+		return 0, err
+	}
+	w.styles.money[cur] = id
+	return id, nil
+}
+
+// Digits is the number of minor-unit digits of an ISO 4217 currency: 2
+// for EUR, 0 for JPY, 2 when unknown.
+func Digits(cur string) int {
+	u, err := currency.ParseISO(cur)
+	if err != nil {
+		return 2
+	}
+	d, _ := currency.Standard.Rounding(u)
+	return d
+}
+
+// scan is the first pass: which bookings need review (they come first),
+// which evidence each uses, and how wide the text columns are.
+func (w *writer) scan(ctx context.Context) error {
+	for raw, err := range w.c.Bookings() {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var b light
+		if err := gojson.Unmarshal(raw, &b); err != nil {
+			return fmt.Errorf("booking %d: %w", w.n+1, err)
+		}
+		i := int32(w.n)
+		w.n++
+		w.review = append(w.review, b.NeedsReview)
+		w.refs = append(w.refs, b.Ref)
+		for _, id := range b.Evidence {
+			w.evidence = append(w.evidence, used{id: id, booking: i})
+		}
+		for _, s := range b.Sources {
+			w.sources[s] = true
+		}
+		w.widen(colRef, b.Ref)
+		w.widen(colName, b.Customer.Name)
+		w.widen(colEmail, b.Customer.Email)
+		w.widen(colItem, b.Item)
+	}
+	// Bookings that need review first, each group in the reconciler's
+	// order.
+	w.pos = make([]int32, w.n)
+	p := int32(0)
+	for _, first := range []bool{true, false} {
+		for i, r := range w.review {
+			if r == first {
+				w.pos[i] = p
+				p++
+			}
+		}
+	}
+	slices.SortFunc(w.evidence, func(a, b used) int { return strings.Compare(a.id, b.id) })
+	return nil
+}
+
+func (w *writer) widen(col int, s string) {
+	if n := len([]rune(s)); n > w.widths[col] {
+		w.widths[col] = n
+	}
+}
+
+// bookingAt is the sheet and row of booking i.
+func (w *writer) bookingAt(i int32) (string, int) {
+	return locate(SheetBookings, w.perPage, int(w.pos[i]))
+}
+
+// evidenceAt is the sheet and row of the j-th used record.
+func (w *writer) evidenceAt(j int) (string, int) {
+	return locate(SheetEvidence, w.perPage, j)
+}
+
+// firstEvidence is the index in w.evidence of the smallest of ids.
+func (w *writer) firstEvidence(ids []string) (int, bool) {
+	if len(ids) == 0 {
+		return 0, false
+	}
+	first := slices.Min(ids)
+	j, ok := slices.BinarySearchFunc(w.evidence, first, func(u used, id string) int { return strings.Compare(u.id, id) })
+	return j, ok
+}
+
+// sortedKeys is m's keys, sorted.
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

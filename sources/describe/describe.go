@@ -1,0 +1,134 @@
+// Package describe turns an evidence record back into what a person reads:
+// a one-line title and the text of the email, calendar event, Stripe
+// object or agent step, for the review workbook and the timeline. It knows
+// the sources' formats so that exporters need not.
+package describe
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/salvagehq/salvage/evidence"
+	"github.com/salvagehq/salvage/sources/mail"
+)
+
+// Text returns a title and a body for r. It never fails: a record it
+// cannot read is shown as its raw bytes. Secrets are not redacted here;
+// the caller redacts what it shows.
+func Text(r evidence.Record) (title, text string) {
+	switch r.Source {
+	case evidence.Mail:
+		if m, err := mail.Decode(r.Raw); err == nil {
+			return m.Subject, mailText(m)
+		}
+	case evidence.Stripe:
+		return stripeText(r)
+	case evidence.Calendar:
+		if bytes.HasPrefix(bytes.TrimSpace(r.Raw), []byte("{")) {
+			return gcalText(r)
+		}
+		return icsText(r.Raw)
+	}
+	return r.Kind, string(r.Raw)
+}
+
+func mailText(m *mail.Message) string {
+	var b strings.Builder
+	if m.From != nil {
+		fmt.Fprintf(&b, "From: %s\n", m.From.String())
+	}
+	if len(m.To) > 0 {
+		to := make([]string, len(m.To))
+		for i, a := range m.To {
+			to[i] = a.String()
+		}
+		fmt.Fprintf(&b, "To: %s\n", strings.Join(to, ", "))
+	}
+	if !m.Date.IsZero() {
+		fmt.Fprintf(&b, "Date: %s\n", m.Date.Format("Mon, 2 Jan 2006 15:04 -0700"))
+	}
+	b.WriteString("\n")
+	b.WriteString(strings.TrimSpace(m.Text))
+	return b.String()
+}
+
+// stripeText is the object's description (or its type and id) and the
+// object as indented JSON.
+func stripeText(r evidence.Record) (string, string) {
+	var obj map[string]any
+	if err := json.Unmarshal(r.Raw, &obj); err != nil {
+		return r.Kind, string(r.Raw)
+	}
+	title := r.Kind
+	if id, ok := obj["id"].(string); ok {
+		title += " " + id
+	}
+	if d, ok := obj["description"].(string); ok && d != "" {
+		title += ": " + d
+	}
+	pretty, err := json.MarshalIndent(obj, "", "  ")
+	if err != nil {
+		return title, string(r.Raw)
+	}
+	return title, string(pretty)
+}
+
+// gcalText is a Google Calendar event's summary, and its description,
+// location and attendees.
+func gcalText(r evidence.Record) (string, string) {
+	var ev struct {
+		Summary     string `json:"summary"`
+		Description string `json:"description"`
+		Location    string `json:"location"`
+		Status      string `json:"status"`
+		Attendees   []struct {
+			Email       string `json:"email"`
+			DisplayName string `json:"displayName"`
+		} `json:"attendees"`
+	}
+	if err := json.Unmarshal(r.Raw, &ev); err != nil {
+		return r.Kind, string(r.Raw)
+	}
+	var b strings.Builder
+	if ev.Status != "" {
+		fmt.Fprintf(&b, "Status: %s\n", ev.Status)
+	}
+	if ev.Location != "" {
+		fmt.Fprintf(&b, "Location: %s\n", ev.Location)
+	}
+	for _, a := range ev.Attendees {
+		fmt.Fprintf(&b, "Attendee: %s <%s>\n", a.DisplayName, a.Email)
+	}
+	if b.Len() > 0 {
+		b.WriteString("\n")
+	}
+	b.WriteString(ev.Description)
+	return ev.Summary, strings.TrimSpace(b.String())
+}
+
+// icsText is an iCalendar event's SUMMARY and its lines, unfolded, with
+// DESCRIPTION's escapes undone.
+func icsText(raw []byte) (string, string) {
+	unfolded := strings.NewReplacer("\r\n ", "", "\r\n\t", "", "\n ", "", "\n\t", "").Replace(string(raw))
+	var title string
+	var b strings.Builder
+	for line := range strings.Lines(unfolded) {
+		line = strings.TrimRight(line, "\r\n")
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		prop := strings.ToUpper(strings.SplitN(name, ";", 2)[0])
+		value = strings.NewReplacer(`\n`, "\n", `\N`, "\n", `\,`, ",", `\;`, ";", `\\`, `\`).Replace(value)
+		switch prop {
+		case "SUMMARY":
+			title = value
+		case "BEGIN", "END", "PRODID", "VERSION", "CALSCALE", "METHOD":
+			continue
+		}
+		fmt.Fprintf(&b, "%s: %s\n", prop, value)
+	}
+	return title, strings.TrimSpace(b.String())
+}
