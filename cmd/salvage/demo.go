@@ -109,8 +109,10 @@ func (c *demoCmd) run(ctx context.Context, w io.Writer) error {
 		{"Check the evidence is what was imported", []string{"verify"}},
 		{"Rebuild the bookings lost since the backup: every value with its source, every disagreement kept",
 			[]string{"reconcile"}},
-		{"Write the rebuilt bookings for review and for other tools",
+		{"Write the rebuilt bookings for other tools",
 			[]string{"export", "csv", "--out", filepath.Join(c.out, "bookings.csv")}},
+		{"Write the review workbook: open it in a spreadsheet program, decide each booking, then salvage review import",
+			[]string{"export", "xlsx", "--out", filepath.Join(c.out, "review.xlsx")}},
 	}
 	for i, st := range steps {
 		args := append([]string{"--case", caseDir}, st.args...)
@@ -154,8 +156,15 @@ func (c *demoCmd) run(ctx context.Context, w io.Writer) error {
 	if len(all.Importers()) == 0 {
 		fmt.Fprintf(w, "  importers  none in this build yet, so the case stays empty\n")
 	}
-	if _, err := os.Stat(filepath.Join(c.out, "bookings.csv")); err == nil {
-		fmt.Fprintf(w, "  written    %s (one row per booking, with its sources and review reasons)\n", filepath.Join(c.out, "bookings.csv"))
+	label := "written"
+	for _, o := range []struct{ file, what string }{
+		{"review.xlsx", "the review workbook: bookings to review first, a Decision column, conflicts, evidence"},
+		{"bookings.csv", "one row per booking, with its sources and review reasons"},
+	} {
+		if _, err := os.Stat(filepath.Join(c.out, o.file)); err == nil {
+			fmt.Fprintf(w, "  %-10s %s (%s)\n", label, filepath.Join(c.out, o.file), o.what)
+			label = ""
+		}
 	}
 	fmt.Fprintf(w, "  case       %s\n", caseDir)
 	fmt.Fprintf(w, "  scenario   %s\n", scenario)

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"archive/zip"
 	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -35,8 +37,18 @@ func TestDemoLeaksNoSecret(t *testing.T) {
 			return err
 		}
 		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if strings.HasSuffix(path, ".xlsx") {
+			// A workbook is a zip: read what its parts say.
+			b = unzipAll(t, b)
+			if !bytes.Contains(b, []byte("sharedStrings")) && !bytes.Contains(b, []byte("inlineStr")) {
+				t.Errorf("%s: no text found in the workbook", path)
+			}
+		}
 		written[path] = b
-		return err
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +81,29 @@ func TestDemoLeaksNoSecret(t *testing.T) {
 	if !strings.Contains(stdout.String(), "incident") {
 		t.Errorf("the demo printed no incident line:\n%s", stdout.String())
 	}
+}
+
+// unzipAll is every file of a zip archive, one after the other.
+func unzipAll(t *testing.T, b []byte) []byte {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []byte
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		part, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, part...)
+	}
+	return all
 }
 
 func plantedSecrets(t *testing.T, path string) []string {

@@ -330,10 +330,16 @@ func (w *writer) when(t *time.Time, allDay bool) any {
 }
 
 // Serial is the Excel serial number (days since 1899-12-30) of t's wall
-// clock, whatever its zone.
+// clock, whatever its zone, to the second, rounded to the 15 significant
+// digits a workbook keeps. (excelize cuts longer numbers off rather than
+// rounding them, and a spreadsheet program that floors to the second would
+// then show 17:30 as 17:29:59.)
 func Serial(t time.Time) float64 {
-	wall := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
-	return float64(wall.Sub(excelEpoch)) / float64(24*time.Hour)
+	wall := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, time.UTC)
+	v := float64(wall.Sub(excelEpoch)/time.Second) / 86400
+	digits := 15 - len(strconv.Itoa(int(v)))
+	scale := math.Pow10(digits)
+	return math.Round(v*scale) / scale
 }
 
 // FromSerial is the wall clock of an Excel serial number, in loc, to the

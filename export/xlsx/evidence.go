@@ -3,7 +3,6 @@ package xlsx
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/salvagehq/salvage/evidence"
@@ -223,7 +222,9 @@ func (w *writer) summary() error {
 			return put("Restored database", fmt.Sprintf("%d new, %d present, %d differ", n[evidence.DispositionNew], n[evidence.DispositionPresent], n[evidence.DispositionDiffers]))
 		},
 		func() error { return heading("Sources imported") },
-		func() error { return put("Import", "Source", "Started", "Finished", "Status", "New", "New versions", "Rejected") },
+		func() error {
+			return put("Import", "Source", "Started", "Finished", "Status", "New", "New versions", "Rejected")
+		},
 		func() error {
 			for _, j := range w.c.Summary.Jobs {
 				finished := ""
@@ -274,15 +275,4 @@ var howTo = []string{
 	"1. On Bookings, the rows that need review come first and are highlighted; 'Why review' says what to check, and Evidence links to the records the booking was built from.",
 	"2. Set Decision to approve (restore as shown), fix (restore with your corrections: type them into Customer, Email, Phone, Item, Start, End or Amount) or reject (leave it out), and write anything worth keeping in Notes.",
 	"3. Save the file and run salvage review import on it: your decisions go into the case, and the restore SQL includes only approved and fixed bookings.",
-}
-
-// join is s's non-empty parts.
-func join(sep string, parts ...string) string {
-	var out []string
-	for _, p := range parts {
-		if p != "" {
-			out = append(out, p)
-		}
-	}
-	return strings.Join(out, sep)
 }

@@ -142,7 +142,7 @@ type writer struct {
 
 type styles struct {
 	header, dateTime, date, confidence, link, wrap, key int
-	money                                              map[string]int
+	money                                               map[string]int
 }
 
 // Write writes the workbook of c to w.
