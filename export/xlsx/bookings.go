@@ -145,41 +145,56 @@ func (w *writer) bookings(ctx context.Context) error {
 	if err := cs.next(); err != nil {
 		return err
 	}
-	row := make([]any, nBookingCols)
-	for _, first := range []bool{true, false} {
-		i := -1
-		for raw, err := range w.c.Bookings() {
-			if err != nil {
-				return err
+	type built struct {
+		row       []any
+		conflicts [][]any
+		review    bool
+	}
+	err = pipe(ctx, func(ctx context.Context, send func(built) bool) error {
+		for _, first := range []bool{true, false} {
+			i := -1
+			for raw, err := range w.c.Bookings() {
+				if err != nil {
+					return err
+				}
+				i++
+				if i >= w.n || w.review[i] != first {
+					continue
+				}
+				var b reconcile.Booking
+				if err := gojson.Unmarshal(raw, &b); err != nil {
+					return fmt.Errorf("booking %s: %w", w.refs[i], err)
+				}
+				row := make([]any, nBookingCols)
+				if err := w.bookingRow(row, int32(i), &b); err != nil {
+					return err
+				}
+				if !send(built{row: row, conflicts: w.conflictRows(int32(i), &b), review: b.NeedsReview}) {
+					return ctx.Err()
+				}
 			}
-			i++
-			if i >= w.n || w.review[i] != first {
-				continue
-			}
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			var b reconcile.Booking
-			if err := gojson.Unmarshal(raw, &b); err != nil {
-				return fmt.Errorf("booking %s: %w", w.refs[i], err)
-			}
-			if err := w.bookingRow(row, int32(i), &b); err != nil {
-				return err
-			}
-			if err := bs.add(row); err != nil {
-				return err
-			}
-			if err := w.conflictRows(cs, int32(i), &b); err != nil {
-				return err
-			}
-			w.stats.Bookings++
-			if b.NeedsReview {
-				w.stats.NeedsReview++
+			if i+1 != w.n {
+				return fmt.Errorf("the bookings changed while the workbook was written (%d, then %d): write it again", w.n, i+1)
 			}
 		}
-		if i+1 != w.n {
-			return fmt.Errorf("the bookings changed while the workbook was written (%d, then %d): write it again", w.n, i+1)
+		return nil
+	}, func(b built) error {
+		if err := bs.add(b.row); err != nil {
+			return err
 		}
+		for _, c := range b.conflicts {
+			if err := cs.add(c); err != nil {
+				return err
+			}
+		}
+		w.stats.Bookings++
+		if b.review {
+			w.stats.NeedsReview++
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if err := bs.close(); err != nil {
 		return err
@@ -190,7 +205,6 @@ func (w *writer) bookings(ctx context.Context) error {
 
 // bookingRow fills row with booking i.
 func (w *writer) bookingRow(row []any, i int32, b *reconcile.Booking) error {
-	clear(row)
 	limit := w.opt.MaxCellChars
 	key := original{Ref: b.Ref, Currency: b.Currency, AllDay: b.AllDay, Fields: map[string]string{}}
 	for _, field := range evidence.CorrectableFields {
@@ -262,12 +276,13 @@ func (w *writer) bookingRow(row []any, i int32, b *reconcile.Booking) error {
 	return nil
 }
 
-// conflictRows writes one Conflicts row per conflicting field of b.
-func (w *writer) conflictRows(cs *stream, i int32, b *reconcile.Booking) error {
+// conflictRows are the Conflicts rows of b: one per conflicting field.
+func (w *writer) conflictRows(i int32, b *reconcile.Booking) [][]any {
 	if len(b.Conflicts) == 0 {
 		return nil
 	}
 	sheet, r := w.bookingAt(i)
+	rows := make([][]any, 0, len(b.Conflicts))
 	for _, c := range b.Conflicts {
 		chosenFrom := b.Provenance[c.Field]
 		from := chosenFrom.Evidence
@@ -281,17 +296,15 @@ func (w *writer) conflictRows(cs *stream, i int32, b *reconcile.Booking) error {
 			}
 			fmt.Fprintf(&all, "%s ← %s", w.showValue(c.Field, v.Value), strings.Join(v.Evidence, ", "))
 		}
-		if err := cs.add([]any{
+		rows = append(rows, []any{
 			link(sheet, r, fit(redact(b.Ref), 200), w.styles.link),
 			c.Field,
 			w.wrapped(redact(w.showValue(c.Field, c.Chosen))),
 			w.wrapped(from),
 			w.wrapped(redact(all.String())),
-		}); err != nil {
-			return err
-		}
+		})
 	}
-	return nil
+	return rows
 }
 
 // showValue is a conflict value as the reviewer reads it: times in the

@@ -3,6 +3,8 @@ package xlsx
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/salvagehq/salvage/evidence"
@@ -38,84 +40,127 @@ func (w *writer) evidenceSheet(ctx context.Context) error {
 	for _, s := range sortedKeys(w.sources) {
 		sources = append(sources, evidence.Source(s))
 	}
-	j := 0
-	row := make([]any, len(evidenceCols))
-	write := func(id string, r *evidence.Record) error {
-		sheet, at := w.bookingAt(w.evidence[j].booking)
-		clear(row)
-		row[0] = text(redact(id), w.opt.MaxCellChars)
-		row[1] = link(sheet, at, fit(redact(w.refs[w.evidence[j].booking]), 200), w.styles.link)
-		if r == nil {
-			row[16] = "not in the case: the record was not found (imported into another case, or the case changed since the reconcile)"
-			return es.add(row)
+	err := pipe(ctx, func(ctx context.Context, send func([]any) bool) error {
+		// Rows are built a batch at a time on every core (describing an
+		// email means decoding it), and sent in order.
+		type item struct {
+			j  int
+			id string
+			r  *evidence.Record
 		}
-		limit := w.opt.MaxCellChars
-		row[2], row[3], row[4] = string(r.Source), r.Via, r.Kind
-		if !r.OccurredAt.IsZero() {
-			t := r.OccurredAt
-			row[5] = w.when(&t, false)
-		}
-		f := r.Facts
-		row[6] = text(redact(f.Ref), limit)
-		row[7] = text(redact(f.Name), limit)
-		row[8] = text(redact(f.Email), limit)
-		row[9] = text(redact(f.Phone), limit)
-		row[10] = text(redact(f.Item), limit)
-		row[11] = w.when(f.Start, f.AllDay)
-		row[12] = w.when(f.End, f.AllDay)
-		amount := f.AmountMinor
-		if amount == nil {
-			amount = f.PaidMinor
-		}
-		cell, err := w.money(amount, f.Currency)
-		if err != nil {
-			return err
-		}
-		row[13] = cell
-		row[14] = text(f.Currency, limit)
-		row[15] = text(string(f.Status), limit)
-		title, body := w.c.Describe(*r)
-		row[16] = w.wrapped(redact(title))
-		row[17] = w.wrapped(redact(body))
-		return es.add(row)
-	}
-	if len(w.evidence) > 0 {
-		for r, err := range w.c.Records(sources) {
-			if err != nil {
-				return err
+		var batch []item
+		rows := make([][]any, evidenceBatch)
+		flush := func() error {
+			var wg sync.WaitGroup
+			errs := make([]error, len(batch))
+			workers := min(runtime.GOMAXPROCS(0), len(batch))
+			for k := range workers {
+				wg.Go(func() {
+					for n := k; n < len(batch); n += workers {
+						rows[n], errs[n] = w.evidenceRow(batch[n].j, batch[n].id, batch[n].r)
+					}
+				})
 			}
-			if err := ctx.Err(); err != nil {
-				return err
+			wg.Wait()
+			for n := range batch {
+				if errs[n] != nil {
+					return errs[n]
+				}
+				if !send(rows[n]) {
+					return ctx.Err()
+				}
 			}
-			// Used records the case does not hold are listed as missing.
-			for j < len(w.evidence) && w.evidence[j].id < r.ID {
-				if err := write(w.evidence[j].id, nil); err != nil {
+			batch = batch[:0]
+			return nil
+		}
+		j := 0
+		emit := func(id string, r *evidence.Record) error {
+			batch = append(batch, item{j, id, r})
+			j++
+			if len(batch) == evidenceBatch {
+				return flush()
+			}
+			return nil
+		}
+		if len(w.evidence) > 0 {
+			for r, err := range w.c.Records(sources) {
+				if err != nil {
 					return err
 				}
-				j++
-			}
-			if j == len(w.evidence) {
-				break
-			}
-			if w.evidence[j].id != r.ID {
-				continue
-			}
-			// A record used twice (it should not be) gets a row per use.
-			for j < len(w.evidence) && w.evidence[j].id == r.ID {
-				if err := write(r.ID, &r); err != nil {
-					return err
+				// Used records the case does not hold are listed as missing.
+				for j < len(w.evidence) && w.evidence[j].id < r.ID {
+					if err := emit(w.evidence[j].id, nil); err != nil {
+						return err
+					}
 				}
-				j++
+				if j == len(w.evidence) {
+					break
+				}
+				// A record used twice (it should not be) gets a row per use.
+				for j < len(w.evidence) && w.evidence[j].id == r.ID {
+					if err := emit(r.ID, &r); err != nil {
+						return err
+					}
+				}
 			}
 		}
-	}
-	for ; j < len(w.evidence); j++ {
-		if err := write(w.evidence[j].id, nil); err != nil {
-			return err
+		for j < len(w.evidence) {
+			if err := emit(w.evidence[j].id, nil); err != nil {
+				return err
+			}
 		}
+		return flush()
+	}, es.add)
+	if err != nil {
+		return err
 	}
 	w.stats.Evidence = es.written
 	return es.close()
+}
+
+// evidenceBatch is how many Evidence rows are built at once.
+const evidenceBatch = 256
+
+// evidenceRow is the row of the j-th used record, id; r is nil when the
+// case does not hold it.
+func (w *writer) evidenceRow(j int, id string, r *evidence.Record) ([]any, error) {
+	sheet, at := w.bookingAt(w.evidence[j].booking)
+	row := make([]any, len(evidenceCols))
+	row[0] = text(redact(id), w.opt.MaxCellChars)
+	row[1] = link(sheet, at, fit(redact(w.refs[w.evidence[j].booking]), 200), w.styles.link)
+	if r == nil {
+		row[16] = "not in the case: the record was not found (imported into another case, or the case changed since the reconcile)"
+		return row, nil
+	}
+	limit := w.opt.MaxCellChars
+	row[2], row[3], row[4] = string(r.Source), r.Via, r.Kind
+	if !r.OccurredAt.IsZero() {
+		t := r.OccurredAt
+		row[5] = w.when(&t, false)
+	}
+	f := r.Facts
+	row[6] = text(redact(f.Ref), limit)
+	row[7] = text(redact(f.Name), limit)
+	row[8] = text(redact(f.Email), limit)
+	row[9] = text(redact(f.Phone), limit)
+	row[10] = text(redact(f.Item), limit)
+	row[11] = w.when(f.Start, f.AllDay)
+	row[12] = w.when(f.End, f.AllDay)
+	amount := f.AmountMinor
+	if amount == nil {
+		amount = f.PaidMinor
+	}
+	cell, err := w.money(amount, f.Currency)
+	if err != nil {
+		return nil, err
+	}
+	row[13] = cell
+	row[14] = text(f.Currency, limit)
+	row[15] = text(string(f.Status), limit)
+	title, body := w.c.Describe(*r)
+	row[16] = w.wrapped(excerpt(title, w.opt.MaxTextChars))
+	row[17] = w.wrapped(excerpt(body, w.opt.MaxTextChars))
+	return row, nil
 }
 
 // summary writes the Summary sheet: what the workbook is, the window, the

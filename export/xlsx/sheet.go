@@ -153,30 +153,45 @@ const cutMarker = "\n… [cut: %d more characters; the full text is in the case]
 
 // fit returns s cut to at most limit UTF-16 units, with a visible marker
 // saying how much is missing.
-func fit(s string, limit int) string {
-	if len(s) <= limit { // bytes ≥ UTF-16 units
+func fit(s string, limit int) string { return fitMore(s, limit, 0) }
+
+// fitMore is fit of a text that already lost more units at its end.
+func fitMore(s string, limit, more int) string {
+	if more == 0 && len(s) <= limit { // bytes ≥ UTF-16 units
 		return s
 	}
 	n := utf16Len(s)
-	if n <= limit {
+	if more == 0 && n <= limit {
 		return s
 	}
-	marker := fmt.Sprintf(cutMarker, n)
-	keep := limit - utf16Len(marker)
-	units, end := 0, 0
+	marker := fmt.Sprintf(cutMarker, n+more)
+	head, _ := splitUnits(s, limit-utf16Len(marker))
+	return head + fmt.Sprintf(cutMarker, n-utf16Len(head)+more)
+}
+
+// splitUnits splits s after at most n UTF-16 units, between runes.
+func splitUnits(s string, n int) (string, string) {
+	units := 0
 	for i, r := range s {
 		u := utf16.RuneLen(r)
 		if u < 0 {
 			u = 1
 		}
-		if units+u > keep {
-			end = i
-			break
+		if units+u > n {
+			return s[:i], s[i:]
 		}
 		units += u
 	}
-	cut := n - units
-	return s[:end] + fmt.Sprintf(cutMarker, cut)
+	return s, ""
+}
+
+// excerpt is the start of outside text, redacted, cut to limit with the
+// marker. Only a generous head is redacted, not the whole (perhaps huge)
+// text: a secret that starts in what is shown is found whole, even a
+// private key block.
+func excerpt(s string, limit int) string {
+	head, rest := splitUnits(s, limit+8192)
+	return fitMore(redact(head), limit, utf16Len(rest))
 }
 
 func utf16Len(s string) int {

@@ -27,6 +27,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	gojson "github.com/goccy/go-json"
@@ -92,6 +93,11 @@ type Options struct {
 	MaxRows int
 	// MaxCellChars is the characters a cell holds.
 	MaxCellChars int
+	// MaxTextChars is how much of a record's text the Evidence sheet shows
+	// (default 2,000 characters; the rest is in the case, and the cut is
+	// marked). A workbook of a million records stays quick to write and to
+	// open.
+	MaxTextChars int
 }
 
 // Stats counts what a workbook holds.
@@ -138,6 +144,8 @@ type writer struct {
 	stats     Stats
 	styles    styles
 	conflicts int
+	// mu guards styles.money, made as rows are built.
+	mu sync.Mutex
 }
 
 type styles struct {
@@ -156,6 +164,10 @@ func Write(ctx context.Context, w io.Writer, c Case, opt Options) (Stats, error)
 	if opt.MaxCellChars <= 0 || opt.MaxCellChars > MaxCellChars {
 		opt.MaxCellChars = MaxCellChars
 	}
+	if opt.MaxTextChars <= 0 {
+		opt.MaxTextChars = 2000
+	}
+	opt.MaxTextChars = min(opt.MaxTextChars, opt.MaxCellChars)
 	if c.Zone == nil {
 		c.Zone = time.UTC
 	}
@@ -194,7 +206,10 @@ func Write(ctx context.Context, w io.Writer, c Case, opt Options) (Stats, error)
 	}
 	f.SetActiveSheet(0)
 	wr.stats.Sheets = f.GetSheetList()
-	if err := f.Write(w); err != nil {
+	// The archive goes straight to w, parts in name order (see sortedZip);
+	// excelize's own buffer stays empty.
+	f.SetZipWriter(func(io.Writer) excelize.ZipWriter { return newSortedZip(w) })
+	if err := f.Write(io.Discard); err != nil {
 		return Stats{}, fmt.Errorf("write workbook: %w", err)
 	}
 	return wr.stats, nil
@@ -226,6 +241,8 @@ func (w *writer) newStyles() error {
 // moneyStyle is the number format of an amount in cur: two decimals (or
 // the currency's own) and the code.
 func (w *writer) moneyStyle(cur string) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if id, ok := w.styles.money[cur]; ok {
 		return id, nil
 	}

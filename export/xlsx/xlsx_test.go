@@ -286,7 +286,7 @@ func TestLongTextIsCutWithAMarker(t *testing.T) {
 		title, _ := inner(r)
 		return title, long
 	}
-	data, _ := write(t, c, Options{})
+	data, _ := write(t, c, Options{MaxTextChars: MaxCellChars})
 	f := open(t, data)
 	v, _ := f.GetCellValue(SheetEvidence, "R2")
 	if n := utf16Len(v); n > MaxCellChars || n < MaxCellChars-100 {
@@ -294,6 +294,16 @@ func TestLongTextIsCutWithAMarker(t *testing.T) {
 	}
 	if !strings.Contains(v, "more characters; the full text is in the case]") || !strings.HasPrefix(long, strings.Split(v, "\n…")[0]) {
 		t.Errorf("cut text ends %q", v[len(v)-120:])
+	}
+	// By default the Evidence sheet shows the first 2,000 characters.
+	data, _ = write(t, c, Options{})
+	v, _ = open(t, data).GetCellValue(SheetEvidence, "R2")
+	if n := utf16Len(v); n > 2000 || n < 1900 || !strings.Contains(v, "the full text is in the case]") {
+		t.Errorf("default excerpt is %d UTF-16 units: …%q", n, v[max(0, len(v)-80):])
+	}
+	// The marker counts what was cut from the whole text.
+	if got := excerpt(strings.Repeat("a", 20000), 100); !strings.HasSuffix(got, "[cut: 19961 more characters; the full text is in the case]") || utf16Len(got) != 100 {
+		t.Errorf("excerpt: %q (%d)", got, utf16Len(got))
 	}
 	if got := fit("short", 10); got != "short" {
 		t.Errorf("fit cut a short text: %q", got)

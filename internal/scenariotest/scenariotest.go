@@ -29,13 +29,17 @@ type collect struct {
 	mu      sync.Mutex
 	records []evidence.Record
 	seen    map[string]int
+	keepRaw bool
 }
 
 func (c *collect) Put(_ context.Context, r evidence.Record) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seen[r.ID]++
-	r.Version, r.Raw = c.seen[r.ID], nil
+	r.Version = c.seen[r.ID]
+	if !c.keepRaw {
+		r.Raw = nil
+	}
 	c.records = append(c.records, r)
 	return nil
 }
@@ -50,6 +54,18 @@ func (c *collect) Checkpoint(context.Context, string) (string, bool, error) {
 // the saved Google Calendar pages, the mbox) and returns its records in
 // import order, with the case configuration its scenario.json describes.
 func Records(tb testing.TB, dir string) ([]evidence.Record, evidence.Config) {
+	tb.Helper()
+	return records(tb, dir, false)
+}
+
+// RecordsWithRaw is Records with each record's raw bytes, as an importer
+// puts them.
+func RecordsWithRaw(tb testing.TB, dir string) ([]evidence.Record, evidence.Config) {
+	tb.Helper()
+	return records(tb, dir, true)
+}
+
+func records(tb testing.TB, dir string, keepRaw bool) ([]evidence.Record, evidence.Config) {
 	tb.Helper()
 	var info struct {
 		Timezone string `json:"timezone"`
@@ -67,7 +83,7 @@ func Records(tb testing.TB, dir string) ([]evidence.Record, evidence.Config) {
 	}
 	cfg := evidence.DefaultConfig()
 	cfg.Case.Timezone, cfg.Case.Currency, cfg.Case.LastBackup = info.Timezone, info.Currency, info.Window.LastBackup
-	sink := &collect{seen: map[string]int{}}
+	sink := &collect{seen: map[string]int{}, keepRaw: keepRaw}
 	for _, step := range []struct {
 		imp  sources.Importer
 		args []string

@@ -7,7 +7,9 @@ package describe
 import (
 	"bytes"
 	"encoding/json"
+
 	"fmt"
+	gojson "github.com/goccy/go-json"
 	"strings"
 
 	"github.com/salvagehq/salvage/evidence"
@@ -54,25 +56,17 @@ func mailText(m *mail.Message) string {
 	return b.String()
 }
 
-// stripeText is the object's description (or its type and id) and the
-// object as indented JSON.
+// stripeText is the object's type, id and description, and the object's
+// JSON as Stripe gave it (already indented by Stripe's API).
 func stripeText(r evidence.Record) (string, string) {
-	var obj map[string]any
-	if err := json.Unmarshal(r.Raw, &obj); err != nil {
-		return r.Kind, string(r.Raw)
+	title := r.Kind + " " + strings.TrimPrefix(r.ID, "stripe:")
+	var obj struct {
+		Description string `json:"description"`
 	}
-	title := r.Kind
-	if id, ok := obj["id"].(string); ok {
-		title += " " + id
+	if err := gojson.Unmarshal(r.Raw, &obj); err == nil && obj.Description != "" {
+		title += ": " + obj.Description
 	}
-	if d, ok := obj["description"].(string); ok && d != "" {
-		title += ": " + d
-	}
-	pretty, err := json.MarshalIndent(obj, "", "  ")
-	if err != nil {
-		return title, string(r.Raw)
-	}
-	return title, string(pretty)
+	return title, string(r.Raw)
 }
 
 // gcalText is a Google Calendar event's summary, and its description,
