@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -90,31 +91,48 @@ func (c *demoCmd) run(ctx context.Context, w io.Writer) error {
 	fmt.Fprintf(w, "salvage demo: %s (%s). The database was lost; the newest backup is from %s.\n\n",
 		info.Business, info.Timezone, showTime(info.Window.LastBackup, loc))
 
+	restored := filepath.Join(c.out, "restored.db")
 	steps := []struct {
 		title string
 		args  []string
+		// do, when set, is a step of the demo's own instead of a command.
+		do func() (string, error)
 	}{
 		{"Create the case", []string{"init", "--timezone", info.Timezone, "--currency", info.Currency,
-			"--last-backup", info.Window.LastBackup.UTC().Format(time.RFC3339)}},
+			"--last-backup", info.Window.LastBackup.UTC().Format(time.RFC3339)}, nil},
 		{"Import Stripe: customers, payments, refunds, checkout sessions, events (from the export files)",
-			[]string{"import", "stripe", "--from", filepath.Join(scenario, "stripe")}},
+			[]string{"import", "stripe", "--from", filepath.Join(scenario, "stripe")}, nil},
 		{"Import the fleet calendar's ICS export",
-			[]string{"import", "ics", filepath.Join(scenario, "calendar", "calendar.ics")}},
+			[]string{"import", "ics", filepath.Join(scenario, "calendar", "calendar.ics")}, nil},
 		{"Import the same calendar from saved Google Calendar API pages: cancelled events too, the rest already known",
-			[]string{"import", "gcal", "--from", filepath.Join(scenario, "calendar"), "--calendar", "fleet"}},
+			[]string{"import", "gcal", "--from", filepath.Join(scenario, "calendar"), "--calendar", "fleet"}, nil},
 		{"Import the bookings mailbox (a Google Takeout mbox): confirmations, changes, cancellations, receipts, invitations",
-			[]string{"import", "mail", filepath.Join(scenario, "mail", "mailbox.mbox")}},
+			[]string{"import", "mail", filepath.Join(scenario, "mail", "mailbox.mbox")}, nil},
 		{"Import the coding agent's transcript: every step, what it did, secrets redacted",
-			[]string{"import", "transcript", filepath.Join(scenario, "transcripts")}},
-		{"Check the evidence is what was imported", []string{"verify"}},
+			[]string{"import", "transcript", filepath.Join(scenario, "transcripts")}, nil},
+		{"Check the evidence is what was imported", []string{"verify"}, nil},
 		{"Rebuild the bookings lost since the backup: every value with its source, every disagreement kept",
-			[]string{"reconcile"}},
+			[]string{"reconcile"}, nil},
 		{"Write the rebuilt bookings for other tools",
-			[]string{"export", "csv", "--out", filepath.Join(c.out, "bookings.csv")}},
+			[]string{"export", "csv", "--out", filepath.Join(c.out, "bookings.csv")}, nil},
+		{title: "Stand in for the restored database: the months-old backup, loaded into SQLite",
+			do: func() (string, error) { return restoreBackup(ctx, filepath.Join(scenario, "restored"), restored) }},
+		{"Write the restore SQL for it: only the bookings it lacks, insert-only, in one transaction (--against reads it, read-only)",
+			[]string{"export", "sql", "--dialect", "sqlite", "--mapping", filepath.Join(scenario, "restored", "mapping.toml"),
+				"--against", "sqlite:" + restored, "--out", filepath.Join(c.out, "restore.sql")}, nil},
 		{"Write the review workbook: open it in a spreadsheet program, decide each booking, then salvage review import",
-			[]string{"export", "xlsx", "--out", filepath.Join(c.out, "review.xlsx")}},
+			[]string{"export", "xlsx", "--out", filepath.Join(c.out, "review.xlsx")}, nil},
 	}
 	for i, st := range steps {
+		if st.do != nil {
+			fmt.Fprintf(w, "%d. %s\n", i+1, st.title)
+			said, err := st.do()
+			if err != nil {
+				return fmt.Errorf("demo step %q failed: %w", st.title, err)
+			}
+			fmt.Fprintf(w, "     %s\n", said)
+			continue
+		}
 		args := append([]string{"--case", caseDir}, st.args...)
 		fmt.Fprintf(w, "%d. %s\n   $ salvage %s\n", i+1, st.title, strings.Join(args, " "))
 		out := &indent{w: w, prefix: "     "}
@@ -150,6 +168,9 @@ func (c *demoCmd) run(ctx context.Context, w io.Writer) error {
 	if err := printBookings(ctx, w, s); err != nil {
 		return err
 	}
+	if err := printRestore(ctx, w, s); err != nil {
+		return err
+	}
 	if err := printIncident(ctx, w, s, loc); err != nil {
 		return err
 	}
@@ -159,6 +180,7 @@ func (c *demoCmd) run(ctx context.Context, w io.Writer) error {
 	label := "written"
 	for _, o := range []struct{ file, what string }{
 		{"review.xlsx", "the review workbook: bookings to review first, a Decision column, conflicts, evidence"},
+		{"restore.sql", "load it with: sqlite3 " + restored + " < " + filepath.Join(c.out, "restore.sql")},
 		{"bookings.csv", "one row per booking, with its sources and review reasons"},
 	} {
 		if _, err := os.Stat(filepath.Join(c.out, o.file)); err == nil {
@@ -314,4 +336,66 @@ func joinCounts(m map[string]int) string {
 		parts[i] = fmt.Sprintf("%s %s", strings.ReplaceAll(k, "_", " "), count(int64(m[k])))
 	}
 	return strings.Join(parts, " · ")
+}
+
+// restoreBackup loads a scenario's restored database (schema.sql, then
+// backup.sql, from dir) into a new SQLite file at path, standing in for the
+// company's restored production database.
+func restoreBackup(ctx context.Context, dir, path string) (string, error) {
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	for _, name := range []string{"schema.sql", "backup.sql"} {
+		script, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return "", err
+		}
+		if _, err := db.ExecContext(ctx, string(script)); err != nil {
+			return "", fmt.Errorf("load %s: %w", name, err)
+		}
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM bookings`).Scan(&n); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s: %d bookings survived in the backup (%s and %s)", path, n, filepath.Join(dir, "schema.sql"), filepath.Join(dir, "backup.sql")), db.Close()
+}
+
+// printRestore says what the restore SQL holds, from the check against the
+// restored database: the new bookings to insert, those waiting for review,
+// those the database holds with other values.
+func printRestore(ctx context.Context, w io.Writer, s *evidence.Store) error {
+	ds, err := s.Dispositions(ctx)
+	if err != nil || len(ds) == 0 {
+		return err
+	}
+	insert, wait, present, differ := 0, 0, 0, 0
+	for b, err := range s.Bookings(ctx) {
+		if err != nil {
+			return err
+		}
+		var bk struct {
+			NeedsReview bool `json:"needs_review"`
+		}
+		if err := json.Unmarshal(b.JSON, &bk); err != nil {
+			return err
+		}
+		switch ds[b.Ref].State {
+		case evidence.DispositionNew:
+			if bk.NeedsReview {
+				wait++
+			} else {
+				insert++
+			}
+		case evidence.DispositionPresent:
+			present++
+		case evidence.DispositionDiffers:
+			differ++
+		}
+	}
+	fmt.Fprintf(w, "  restore    %s to insert into the restored database, %s waiting for review, %s already there, %s there with other values (see the workbook)\n",
+		count(int64(insert)), count(int64(wait)), count(int64(present)), count(int64(differ)))
+	return nil
 }

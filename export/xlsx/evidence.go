@@ -88,8 +88,8 @@ func (w *writer) evidenceSheet(ctx context.Context) error {
 					return err
 				}
 				// Used records the case does not hold are listed as missing.
-				for j < len(w.evidence) && w.evidence[j].id < r.ID {
-					if err := emit(w.evidence[j].id, nil); err != nil {
+				for j < len(w.evidence) && string(w.idAt(j)) < r.ID {
+					if err := emit(w.evidenceID(j), nil); err != nil {
 						return err
 					}
 				}
@@ -97,7 +97,7 @@ func (w *writer) evidenceSheet(ctx context.Context) error {
 					break
 				}
 				// A record used twice (it should not be) gets a row per use.
-				for j < len(w.evidence) && w.evidence[j].id == r.ID {
+				for j < len(w.evidence) && string(w.idAt(j)) == r.ID {
 					if err := emit(r.ID, &r); err != nil {
 						return err
 					}
@@ -105,7 +105,7 @@ func (w *writer) evidenceSheet(ctx context.Context) error {
 			}
 		}
 		for j < len(w.evidence) {
-			if err := emit(w.evidence[j].id, nil); err != nil {
+			if err := emit(w.evidenceID(j), nil); err != nil {
 				return err
 			}
 		}

@@ -20,11 +20,13 @@
 package xlsx
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"iter"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -120,10 +122,12 @@ type light struct {
 	Item string `json:"item"`
 }
 
-// used is one evidence record used by a booking.
+// used is one evidence record used by a booking: its id is
+// writer.ids[off:end]. Ids live in one byte arena, not a million strings,
+// so that the collector has nothing to scan in them.
 type used struct {
-	id      string
-	booking int32
+	off, end uint32
+	booking  int32
 }
 
 // writer holds one workbook being written.
@@ -138,6 +142,7 @@ type writer struct {
 	pos       []int32 // booking index → row position in Bookings
 	refs      []string
 	evidence  []used // sorted by id
+	ids       []byte // the arena of evidence ids
 	sources   map[string]bool
 	widths    map[int]int
 	perPage   int
@@ -292,7 +297,12 @@ func (w *writer) scan(ctx context.Context) error {
 		w.review = append(w.review, b.NeedsReview)
 		w.refs = append(w.refs, b.Ref)
 		for _, id := range b.Evidence {
-			w.evidence = append(w.evidence, used{id: id, booking: i})
+			if len(w.ids)+len(id) > math.MaxUint32 {
+				return fmt.Errorf("more evidence ids than a workbook can hold (4 GB of ids)")
+			}
+			off := uint32(len(w.ids))
+			w.ids = append(w.ids, id...)
+			w.evidence = append(w.evidence, used{off: off, end: uint32(len(w.ids)), booking: i})
 		}
 		for _, s := range b.Sources {
 			w.sources[s] = true
@@ -314,7 +324,7 @@ func (w *writer) scan(ctx context.Context) error {
 			}
 		}
 	}
-	slices.SortFunc(w.evidence, func(a, b used) int { return strings.Compare(a.id, b.id) })
+	slices.SortFunc(w.evidence, func(a, b used) int { return bytes.Compare(w.ids[a.off:a.end], w.ids[b.off:b.end]) })
 	return nil
 }
 
@@ -340,8 +350,20 @@ func (w *writer) firstEvidence(ids []string) (int, bool) {
 		return 0, false
 	}
 	first := slices.Min(ids)
-	j, ok := slices.BinarySearchFunc(w.evidence, first, func(u used, id string) int { return strings.Compare(u.id, id) })
+	j, ok := slices.BinarySearchFunc(w.evidence, first, func(u used, id string) int { return strings.Compare(string(w.ids[u.off:u.end]), id) })
 	return j, ok
+}
+
+// idAt is the id of the j-th used record, in the arena.
+func (w *writer) idAt(j int) []byte {
+	u := w.evidence[j]
+	return w.ids[u.off:u.end]
+}
+
+// evidenceID is the id of the j-th used record.
+func (w *writer) evidenceID(j int) string {
+	u := w.evidence[j]
+	return string(w.ids[u.off:u.end])
 }
 
 // sortedKeys is m's keys, sorted.
