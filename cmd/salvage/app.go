@@ -117,6 +117,7 @@ The case is the directory given by --case, or $SALVAGE_CASE, or ./` + defaultCas
 		a.statusCommand(),
 		a.importCommand(),
 		a.reconcileCommand(),
+		a.timelineCommand(),
 		a.exportCommand(),
 		a.reviewCommand(),
 		a.verifyCommand(),

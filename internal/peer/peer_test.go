@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
 func TestFreePort(t *testing.T) {
@@ -327,5 +329,32 @@ func (c *imapConn) cmd(command string) (untagged, status string) {
 			return b.String(), l
 		}
 		b.WriteString(l)
+	}
+}
+
+// TestChromium starts the browser, loads a page from a data: URL and runs
+// its script: the DevTools connection works and the flags do not break it.
+func TestChromium(t *testing.T) {
+	ctx := StartChromium(t, 800, 600)
+	if err := chromedp.Do(ctx, chromedp.Navigate(`data:text/html,<title>peer</title><p id=p></p><script>document.getElementById("p").textContent = String(6*7)</script>`)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.title + " " + document.getElementById("p").textContent`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != "peer 42" {
+		t.Fatalf("page says %q, want %q", got, "peer 42")
+	}
+}
+
+func TestMissingChromiumMessage(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	old := chromiumPrograms
+	chromiumPrograms = []string{"no-such-chromium-for-this-test"}
+	defer func() { chromiumPrograms = old }()
+	msg := fatalOf(t, func(tb testing.TB) { ChromiumPath(tb) })
+	if want := "missing Chromium (headless browser): install it with: apt-get install -y chromium"; !strings.HasPrefix(msg, want) {
+		t.Fatalf("message %q, want it to start with %q", msg, want)
 	}
 }

@@ -1,0 +1,161 @@
+package timeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"iter"
+
+	"github.com/salvagehq/salvage/evidence"
+	"github.com/salvagehq/salvage/reconcile"
+)
+
+// FromStore builds the timeline of a case: every version of every record,
+// the channels each was seen through, the references of the last
+// reconcile's bookings, and what the reports say of the recovery (import
+// jobs, the reconcile run and its summary). opts.Config, Bookings,
+// Sightings and Case are filled from the store; the rest is as given.
+//
+// It reads the store one query at a time (the store has one connection).
+func FromStore(ctx context.Context, s *evidence.Store, opts Options) (*Timeline, error) {
+	opts.Config = s.Config()
+	info := &CaseInfo{}
+	jobs, err := s.Jobs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	info.Jobs = jobs
+	run, ok, err := s.LastReconcile(ctx)
+	if err != nil {
+		return nil, err
+	}
+	opts.Bookings = map[string]string{}
+	if ok {
+		info.Reconcile = &run
+		if len(run.SummaryJSON) > 0 {
+			var sum reconcile.Summary
+			if err := json.Unmarshal(run.SummaryJSON, &sum); err != nil {
+				return nil, fmt.Errorf("read the reconcile summary: %w", err)
+			}
+			info.Summary = &sum
+		}
+		for sb, err := range s.Bookings(ctx) {
+			if err != nil {
+				return nil, err
+			}
+			var bk struct {
+				Ref         string                  `json:"ref"`
+				Status      string                  `json:"status"`
+				NeedsReview bool                    `json:"needs_review"`
+				Reasons     []struct{ Code string } `json:"reasons"`
+				Evidence    []string                `json:"evidence"`
+			}
+			if err := json.Unmarshal(sb.JSON, &bk); err != nil {
+				return nil, fmt.Errorf("read booking %s: %w", sb.Ref, err)
+			}
+			bi := BookingInfo{Ref: bk.Ref, Status: bk.Status, NeedsReview: bk.NeedsReview, Evidence: bk.Evidence}
+			for _, r := range bk.Reasons {
+				bi.Reasons = append(bi.Reasons, r.Code)
+			}
+			info.Bookings = append(info.Bookings, bi)
+			for _, id := range bk.Evidence {
+				opts.Bookings[id] = bk.Ref
+			}
+		}
+	}
+	opts.Case = info
+	if opts.Sightings, err = sightings(ctx, s); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	return Build(ctx, prefetch(ctx, s.Records(ctx, evidence.Query{AllVersions: true})), opts)
+}
+
+// prefetchBatch is how many records prefetch hands over at a time.
+const prefetchBatch = 512
+
+// prefetch reads records on a goroutine of its own, a few batches ahead of
+// the caller: reading the store (SQLite, decoding the facts) and building
+// the timeline then use a core each. records must stop when ctx is done,
+// as the store's do; prefetch cancels nothing itself, so the caller cancels
+// ctx once it stops ranging early. The order is records' own.
+func prefetch(ctx context.Context, records iter.Seq2[evidence.Record, error]) iter.Seq2[evidence.Record, error] {
+	return func(yield func(evidence.Record, error) bool) {
+		type batch struct {
+			recs []evidence.Record
+			err  error
+		}
+		ch := make(chan batch, 4)
+		stop := make(chan struct{})
+		go func() {
+			defer close(ch)
+			send := func(b batch) bool {
+				select {
+				case ch <- b:
+					return true
+				case <-stop:
+					return false
+				case <-ctx.Done():
+					return false
+				}
+			}
+			buf := make([]evidence.Record, 0, prefetchBatch)
+			for r, err := range records {
+				if err != nil {
+					if len(buf) == 0 || send(batch{recs: buf}) {
+						send(batch{err: err})
+					}
+					return
+				}
+				buf = append(buf, r)
+				if len(buf) == prefetchBatch {
+					if !send(batch{recs: buf}) {
+						return
+					}
+					buf = make([]evidence.Record, 0, prefetchBatch)
+				}
+			}
+			if len(buf) > 0 {
+				send(batch{recs: buf})
+			}
+		}()
+		defer func() {
+			close(stop)
+			for range ch { // the reader ends its query before the store is used again
+			}
+		}()
+		for b := range ch {
+			if b.err != nil {
+				yield(evidence.Record{}, b.err)
+				return
+			}
+			for _, r := range b.recs {
+				if !yield(r, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// sightings reads the channels each record version was seen through
+// besides its own. The evidence package offers no call for it yet, so
+// this reads its table directly, read-only.
+func sightings(ctx context.Context, s *evidence.Store) (map[VersionKey][]string, error) {
+	rows, err := s.DB().QueryContext(ctx, `SELECT r.id, r.version, g.via FROM sightings g JOIN records r ON r.seq = g.record_seq ORDER BY g.seq`)
+	if err != nil {
+		return nil, fmt.Errorf("read sightings: %w", err)
+	}
+	defer rows.Close()
+	out := map[VersionKey][]string{}
+	for rows.Next() {
+		var k VersionKey
+		var via string
+		if err := rows.Scan(&k.ID, &k.Version, &via); err != nil {
+			return nil, fmt.Errorf("read sightings: %w", err)
+		}
+		out[k] = append(out[k], via)
+	}
+	return out, rows.Err()
+}
