@@ -3,8 +3,8 @@ package evidence
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
+	gojson "github.com/goccy/go-json"
 	"iter"
 	"strings"
 	"time"
@@ -140,7 +140,7 @@ func (s *Store) Records(ctx context.Context, q Query) iter.Seq2[Record, error] {
 			}
 			r.ImportedAt = time.Unix(0, imported).UTC()
 			copy(r.SHA256[:], sum)
-			if err := json.Unmarshal([]byte(facts), &r.Facts); err != nil {
+			if err := gojson.Unmarshal([]byte(facts), &r.Facts); err != nil {
 				yield(Record{}, fmt.Errorf("record %s v%d: facts: %w", r.ID, r.Version, err))
 				return
 			}

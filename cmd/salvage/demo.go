@@ -120,6 +120,10 @@ func (c *demoCmd) run(ctx context.Context, w io.Writer) error {
 		{"Write the restore SQL for it: only the bookings it lacks, insert-only, in one transaction (--against reads it, read-only)",
 			[]string{"export", "sql", "--dialect", "sqlite", "--mapping", filepath.Join(scenario, "restored", "mapping.toml"),
 				"--against", "sqlite:" + restored, "--out", filepath.Join(c.out, "restore.sql")}, nil},
+		{"Write the postmortem draft: the incident minute by minute, the loss window, the impact on bookings",
+			[]string{"timeline", "--format", "md", "--out", filepath.Join(c.out, "postmortem.md")}, nil},
+		{"Write the timeline as one offline HTML page: lanes per source, the loss window shaded, click an event for its evidence",
+			[]string{"timeline", "--format", "html", "--out", filepath.Join(c.out, "timeline.html")}, nil},
 		{"Write the review workbook: open it in a spreadsheet program, decide each booking, then salvage review import",
 			[]string{"export", "xlsx", "--out", filepath.Join(c.out, "review.xlsx")}, nil},
 	}
@@ -181,6 +185,8 @@ func (c *demoCmd) run(ctx context.Context, w io.Writer) error {
 	for _, o := range []struct{ file, what string }{
 		{"review.xlsx", "the review workbook: bookings to review first, a Decision column, conflicts, evidence"},
 		{"restore.sql", "load it with: sqlite3 " + restored + " < " + filepath.Join(c.out, "restore.sql")},
+		{"postmortem.md", "the postmortem draft, every line traceable to its evidence"},
+		{"timeline.html", "the timeline: open it in a browser, it works offline"},
 		{"bookings.csv", "one row per booking, with its sources and review reasons"},
 	} {
 		if _, err := os.Stat(filepath.Join(c.out, o.file)); err == nil {

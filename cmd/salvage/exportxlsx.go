@@ -13,6 +13,7 @@ import (
 	"github.com/salvagehq/salvage/reconcile"
 	"github.com/salvagehq/salvage/sources/describe"
 	"github.com/salvagehq/salvage/sources/transcript"
+	"github.com/salvagehq/salvage/timeline"
 )
 
 // exportXLSX writes the review workbook of the case's last reconcile.
@@ -25,8 +26,8 @@ func (c *exportCmd) exportXLSX(ctx context.Context, w io.Writer, s *evidence.Sto
 	if err != nil {
 		return 0, err
 	}
-	c.log.Info(fmt.Sprintf("workbook: %d bookings (%d to review), %d conflicting fields, %d evidence rows; sheets %v",
-		st.Bookings, st.NeedsReview, st.Conflicts, st.Evidence, st.Sheets))
+	c.log.Info(fmt.Sprintf("workbook: %d bookings (%d to review), %d conflicting fields, %d evidence rows, %d timeline rows; sheets %v",
+		st.Bookings, st.NeedsReview, st.Conflicts, st.Evidence, st.Timeline, st.Sheets))
 	return st.Bookings, nil
 }
 
@@ -65,6 +66,12 @@ func workbookCase(ctx context.Context, s *evidence.Store) (xlsx.Case, error) {
 	if err != nil {
 		return xlsx.Case{}, err
 	}
+	// The timeline is built first: the store has one connection, and the
+	// workbook then reads the bookings.
+	tl, err := timeline.FromStore(ctx, s, timeline.Options{})
+	if err != nil {
+		return xlsx.Case{}, fmt.Errorf("timeline: %w", err)
+	}
 	summary := xlsx.Summary{Reconciled: run.FinishedAt, Since: run.Since, Until: run.Until, Counts: sum, Jobs: jobs}
 	if found {
 		summary.IncidentAt, summary.Incident = in.Time, incidentLine(in)
@@ -86,6 +93,7 @@ func workbookCase(ctx context.Context, s *evidence.Store) (xlsx.Case, error) {
 			return s.Records(ctx, evidence.Query{Sources: sources, WithRaw: true})
 		},
 		Describe:     describe.Text,
+		Timeline:     tl.Rows,
 		Reviews:      reviews,
 		Dispositions: dispositions,
 	}, nil

@@ -18,6 +18,7 @@ import (
 	"github.com/salvagehq/salvage/internal/scenariotest"
 	"github.com/salvagehq/salvage/reconcile"
 	"github.com/salvagehq/salvage/sources/describe"
+	"github.com/salvagehq/salvage/timeline"
 )
 
 // benchCase builds (once, then reuses from the temp directory) a case with
@@ -95,9 +96,14 @@ func benchCase(b *testing.B, n int) string {
 }
 
 // storeCase is the workbook input of a case, as `salvage export xlsx`
-// reads it.
-func storeCase(ctx context.Context, s *evidence.Store) Case {
+// reads it, its timeline included.
+func storeCase(ctx context.Context, b *testing.B, s *evidence.Store) Case {
+	tl, err := timeline.FromStore(ctx, s, timeline.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
 	return Case{
+		Timeline: tl.Rows,
 		ID:   "bench",
 		Zone: s.Config().Location(),
 		Bookings: func() iter.Seq2[[]byte, error] {
@@ -161,7 +167,7 @@ func benchWorkbook(b *testing.B, n int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		st, err = Write(ctx, f, storeCase(ctx, s), Options{})
+		st, err = Write(ctx, f, storeCase(ctx, b, s), Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -179,6 +185,7 @@ func benchWorkbook(b *testing.B, n int) {
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/run")
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
 	b.ReportMetric(float64(st.Evidence), "evidence-rows")
+	b.ReportMetric(float64(st.Timeline), "timeline-rows")
 	b.ReportMetric(float64(info.Size())/(1<<20), "file-MB")
 	b.Logf("sheets: %s", strings.Join(st.Sheets, ", "))
 }

@@ -249,6 +249,12 @@ func (w *writer) summary() error {
 		},
 		func() error { return put("Conflicting fields", w.stats.Conflicts) },
 		func() error {
+			if w.c.Timeline == nil {
+				return nil
+			}
+			return put("Timeline", fmt.Sprintf("%d events and markers, in order, on the Timeline sheet", w.stats.Timeline))
+		},
+		func() error {
 			for _, src := range sortedKeys(c.Unmatched) {
 				if err := put("Unmatched evidence: "+src, c.Unmatched[src]); err != nil {
 					return err

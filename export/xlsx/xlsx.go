@@ -35,6 +35,7 @@ import (
 	gojson "github.com/goccy/go-json"
 	"github.com/salvagehq/salvage/evidence"
 	"github.com/salvagehq/salvage/reconcile"
+	"github.com/salvagehq/salvage/timeline"
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/currency"
 )
@@ -71,6 +72,9 @@ type Case struct {
 	// Dispositions are the bookings checked against the restored
 	// database, by reference; empty when never checked.
 	Dispositions map[string]evidence.Disposition
+	// Timeline yields the rows of the case's timeline (markers and
+	// events, in order) for the Timeline sheet; nil writes no such sheet.
+	Timeline func() iter.Seq[timeline.Row]
 }
 
 // Summary is what the Summary sheet says besides the counts it takes from
@@ -104,7 +108,7 @@ type Options struct {
 
 // Stats counts what a workbook holds.
 type Stats struct {
-	Bookings, NeedsReview, Conflicts, Evidence int
+	Bookings, NeedsReview, Conflicts, Evidence, Timeline int
 	// Sheets lists every sheet written, in order.
 	Sheets []string
 }
@@ -195,6 +199,9 @@ func Write(ctx context.Context, w io.Writer, c Case, opt Options) (Stats, error)
 		return Stats{}, err
 	}
 	if err := wr.evidenceSheet(ctx); err != nil {
+		return Stats{}, err
+	}
+	if err := wr.timelineSheet(ctx); err != nil {
 		return Stats{}, err
 	}
 	if err := wr.summary(); err != nil {

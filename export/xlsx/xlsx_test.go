@@ -15,6 +15,7 @@ import (
 
 	"github.com/salvagehq/salvage/evidence"
 	"github.com/salvagehq/salvage/reconcile"
+	"github.com/salvagehq/salvage/timeline"
 	"github.com/xuri/excelize/v2"
 )
 
@@ -148,14 +149,33 @@ func rowOf(t testing.TB, f *excelize.File, sheet, ref string) (int, map[string]s
 }
 
 func TestWorkbookLayout(t *testing.T) {
-	data, st := write(t, testCase(t), Options{})
+	c := testCase(t)
+	c.Timeline = func() iter.Seq[timeline.Row] {
+		return slices.Values([]timeline.Row{
+			{Type: "marker", Time: *ptime("2026-08-20T02:00:00Z"), Local: ptime("2026-08-20T02:00:00Z").In(lisbon), Action: "marker.last_backup", Summary: "Last backup"},
+			{Type: "event", Time: *ptime("2026-08-30T10:00:00Z"), Local: ptime("2026-08-30T10:00:00Z").In(lisbon), Source: "calendar", Actor: "staff",
+				Action: "calendar.created", Booking: "ACH-1002", Summary: "=cmd|' /C calc'!A0", Evidence: []string{"ics:abc"}},
+			{Type: "event", Source: "mail", Booking: "ACH-7777", Summary: "a booking salvage did not rebuild"},
+		})
+	}
+	data, st := write(t, c, Options{})
 	if st.Bookings != 3 || st.NeedsReview != 1 || st.Conflicts != 1 || st.Evidence != 5 {
 		t.Errorf("stats = %+v", st)
 	}
-	if want := []string{SheetSummary, SheetBookings, SheetConflicts, SheetEvidence}; !reflect.DeepEqual(st.Sheets, want) {
-		t.Errorf("sheets %v, want %v", st.Sheets, want)
+	if want := []string{SheetSummary, SheetBookings, SheetConflicts, SheetEvidence, SheetTimeline}; !reflect.DeepEqual(st.Sheets, want) || st.Timeline != 3 {
+		t.Errorf("sheets %v (timeline %d rows), want %v", st.Sheets, st.Timeline, want)
 	}
 	f := open(t, data)
+	tl, _ := f.GetRows(SheetTimeline)
+	if len(tl) != 4 || tl[1][0] != "2026-08-20 03:00" || tl[2][8] != "=cmd|' /C calc'!A0" || tl[3][6] != "ACH-7777" {
+		t.Errorf("Timeline sheet: %q", tl)
+	}
+	if fm, _ := f.GetCellFormula(SheetTimeline, "I3"); fm != "" {
+		t.Errorf("outside text on the Timeline sheet is the formula %q", fm)
+	}
+	if fm, _ := f.GetCellFormula(SheetTimeline, "G3"); fm != `HYPERLINK("#'Bookings'!A2","ACH-1002")` {
+		t.Errorf("timeline → booking link %q", fm)
+	}
 	rows, _ := f.GetRows(SheetBookings)
 	// The booking that needs review comes first, with an empty decision;
 	// the others are pre-approved.

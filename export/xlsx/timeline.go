@@ -1,0 +1,69 @@
+package xlsx
+
+import (
+	"context"
+	"strings"
+)
+
+// SheetTimeline is the sheet of the timeline's events and markers.
+const SheetTimeline = "Timeline"
+
+var timelineCols = []column{
+	{header: "Time", width: 17},
+	{header: "Type", width: 7},
+	{header: "Source", width: 10},
+	{header: "Actor", width: 9},
+	{header: "Action", width: 20},
+	{header: "Subject", width: 22},
+	{header: "Booking", width: 14},
+	{header: "Severity", width: 9},
+	{header: "What happened", width: 70, wrap: true},
+	{header: "How the time is known", width: 24, wrap: true},
+	{header: "Evidence", width: 40, wrap: true},
+	{header: "Seen through", width: 14},
+}
+
+// timelineSheet writes the timeline, one row per marker or event, in
+// order (the rows of `salvage timeline --format csv`), each event of a
+// rebuilt booking linking to it.
+func (w *writer) timelineSheet(ctx context.Context) error {
+	if w.c.Timeline == nil {
+		return nil
+	}
+	ts := newStream(w.f, SheetTimeline, timelineCols, w.styles.header, w.opt.MaxRows, nil)
+	byRef := make(map[string]int32, len(w.refs))
+	for i, ref := range w.refs {
+		byRef[ref] = int32(i)
+	}
+	limit := w.opt.MaxTextChars
+	for r := range w.c.Timeline() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		row := make([]any, len(timelineCols))
+		if !r.Local.IsZero() {
+			t := r.Local
+			row[0] = w.when(&t, false)
+		}
+		row[1], row[2], row[3], row[4] = r.Type, r.Source, r.Actor, r.Action
+		row[5] = text(redact(r.Subject), limit)
+		if r.Booking != "" {
+			if i, ok := byRef[r.Booking]; ok {
+				sheet, at := w.bookingAt(i)
+				row[6] = link(sheet, at, fit(redact(r.Booking), 200), w.styles.link)
+			} else {
+				row[6] = text(redact(r.Booking), limit)
+			}
+		}
+		row[7] = text(r.Severity, limit)
+		row[8] = w.wrapped(excerpt(r.Summary, limit))
+		row[9] = w.wrapped(r.Basis)
+		row[10] = w.wrapped(fit(strings.Join(r.Evidence, "\n"), limit))
+		row[11] = text(strings.Join(r.Via, ", "), limit)
+		if err := ts.add(row); err != nil {
+			return err
+		}
+	}
+	w.stats.Timeline = ts.written
+	return ts.close()
+}
