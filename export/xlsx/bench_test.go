@@ -104,8 +104,8 @@ func storeCase(ctx context.Context, b *testing.B, s *evidence.Store) Case {
 	}
 	return Case{
 		Timeline: tl.Rows,
-		ID:   "bench",
-		Zone: s.Config().Location(),
+		ID:       "bench",
+		Zone:     s.Config().Location(),
 		Bookings: func() iter.Seq2[[]byte, error] {
 			return func(yield func([]byte, error) bool) {
 				for b, err := range s.Bookings(ctx) {
