@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 
 	"github.com/salvagehq/salvage/evidence"
@@ -67,6 +68,13 @@ func (c *exportCmd) checkSQLFlags() error {
 // in review (or, when no review was imported, those that need none), and
 // with --against only those the database does not hold yet.
 func (c *exportCmd) exportSQL(ctx context.Context, w io.Writer, s *evidence.Store) (int, error) {
+	if c.getenv("GOGC") == "" && c.getenv("GOMEMLIMIT") == "" {
+		// Every booking is in memory while the file is written, and the
+		// literals are garbage at once: collect less often (within the
+		// reconciler's memory limit). 250k bookings: 5.4 s → 4.1 s.
+		defer debug.SetGCPercent(debug.SetGCPercent(restoresql.GCPercent))
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(reconcile.MemoryLimit))
+	}
 	var m *restoresql.Mapping
 	if c.sql.mapping != "" {
 		var err error

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"testing"
 	"time"
@@ -32,6 +33,7 @@ func benchItems(b *testing.B, n int) []Item {
 // salvage_bookings, for each dialect (goal: at most 5 s).
 func BenchmarkWrite250k(b *testing.B) {
 	items := benchItems(b, 250_000)
+	defer debug.SetGCPercent(debug.SetGCPercent(GCPercent)) // as salvage export sql runs
 	for _, d := range Dialects {
 		b.Run(string(d), func(b *testing.B) {
 			var n int64
