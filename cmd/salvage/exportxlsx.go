@@ -66,12 +66,6 @@ func workbookCase(ctx context.Context, s *evidence.Store) (xlsx.Case, error) {
 	if err != nil {
 		return xlsx.Case{}, err
 	}
-	// The timeline is built first: the store has one connection, and the
-	// workbook then reads the bookings.
-	tl, err := timeline.FromStore(ctx, s, timeline.Options{})
-	if err != nil {
-		return xlsx.Case{}, fmt.Errorf("timeline: %w", err)
-	}
 	summary := xlsx.Summary{Reconciled: run.FinishedAt, Since: run.Since, Until: run.Until, Counts: sum, Jobs: jobs}
 	if found {
 		summary.IncidentAt, summary.Incident = in.Time, incidentLine(in)
@@ -92,8 +86,16 @@ func workbookCase(ctx context.Context, s *evidence.Store) (xlsx.Case, error) {
 		Records: func(sources []evidence.Source) iter.Seq2[evidence.Record, error] {
 			return s.Records(ctx, evidence.Query{Sources: sources, WithRaw: true})
 		},
-		Describe:     describe.Text,
-		Timeline:     tl.Rows,
+		Describe: describe.Text,
+		// Built when the workbook is ready for it: after the Bookings and
+		// Evidence sheets, whose reads of the store are over by then.
+		Timeline: func() (iter.Seq[timeline.Row], error) {
+			tl, err := timeline.FromStore(ctx, s, timeline.Options{})
+			if err != nil {
+				return nil, err
+			}
+			return tl.Rows(), nil
+		},
 		Reviews:      reviews,
 		Dispositions: dispositions,
 	}, nil

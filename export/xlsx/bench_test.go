@@ -97,15 +97,17 @@ func benchCase(b *testing.B, n int) string {
 
 // storeCase is the workbook input of a case, as `salvage export xlsx`
 // reads it, its timeline included.
-func storeCase(ctx context.Context, b *testing.B, s *evidence.Store) Case {
-	tl, err := timeline.FromStore(ctx, s, timeline.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+func storeCase(ctx context.Context, s *evidence.Store) Case {
 	return Case{
-		Timeline: tl.Rows,
-		ID:       "bench",
-		Zone:     s.Config().Location(),
+		Timeline: func() (iter.Seq[timeline.Row], error) {
+			tl, err := timeline.FromStore(ctx, s, timeline.Options{})
+			if err != nil {
+				return nil, err
+			}
+			return tl.Rows(), nil
+		},
+		ID:   "bench",
+		Zone: s.Config().Location(),
 		Bookings: func() iter.Seq2[[]byte, error] {
 			return func(yield func([]byte, error) bool) {
 				for b, err := range s.Bookings(ctx) {
@@ -167,7 +169,7 @@ func benchWorkbook(b *testing.B, n int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		st, err = Write(ctx, f, storeCase(ctx, b, s), Options{})
+		st, err = Write(ctx, f, storeCase(ctx, s), Options{})
 		if err != nil {
 			b.Fatal(err)
 		}

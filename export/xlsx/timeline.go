@@ -2,6 +2,7 @@ package xlsx
 
 import (
 	"context"
+	"fmt"
 	"strings"
 )
 
@@ -30,13 +31,17 @@ func (w *writer) timelineSheet(ctx context.Context) error {
 	if w.c.Timeline == nil {
 		return nil
 	}
+	rows, err := w.c.Timeline()
+	if err != nil {
+		return fmt.Errorf("timeline: %w", err)
+	}
 	ts := newStream(w.f, SheetTimeline, timelineCols, w.styles.header, w.opt.MaxRows, nil)
 	byRef := make(map[string]int32, len(w.refs))
 	for i, ref := range w.refs {
 		byRef[ref] = int32(i)
 	}
 	limit := w.opt.MaxTextChars
-	for r := range w.c.Timeline() {
+	for r := range rows {
 		if err := ctx.Err(); err != nil {
 			return err
 		}

@@ -72,9 +72,11 @@ type Case struct {
 	// Dispositions are the bookings checked against the restored
 	// database, by reference; empty when never checked.
 	Dispositions map[string]evidence.Disposition
-	// Timeline yields the rows of the case's timeline (markers and
-	// events, in order) for the Timeline sheet; nil writes no such sheet.
-	Timeline func() iter.Seq[timeline.Row]
+	// Timeline gives the rows of the case's timeline (markers and events,
+	// in order) for the Timeline sheet; nil writes no such sheet. It is
+	// called once, after the Bookings and Evidence sheets are written, so
+	// that the timeline need not be in memory alongside them.
+	Timeline func() (iter.Seq[timeline.Row], error)
 }
 
 // Summary is what the Summary sheet says besides the counts it takes from
@@ -201,6 +203,8 @@ func Write(ctx context.Context, w io.Writer, c Case, opt Options) (Stats, error)
 	if err := wr.evidenceSheet(ctx); err != nil {
 		return Stats{}, err
 	}
+	// What the Evidence sheet needed is not needed any more.
+	wr.evidence, wr.ids = nil, nil
 	if err := wr.timelineSheet(ctx); err != nil {
 		return Stats{}, err
 	}

@@ -150,13 +150,13 @@ func rowOf(t testing.TB, f *excelize.File, sheet, ref string) (int, map[string]s
 
 func TestWorkbookLayout(t *testing.T) {
 	c := testCase(t)
-	c.Timeline = func() iter.Seq[timeline.Row] {
+	c.Timeline = func() (iter.Seq[timeline.Row], error) {
 		return slices.Values([]timeline.Row{
 			{Type: "marker", Time: *ptime("2026-08-20T02:00:00Z"), Local: ptime("2026-08-20T02:00:00Z").In(lisbon), Action: "marker.last_backup", Summary: "Last backup"},
 			{Type: "event", Time: *ptime("2026-08-30T10:00:00Z"), Local: ptime("2026-08-30T10:00:00Z").In(lisbon), Source: "calendar", Actor: "staff",
 				Action: "calendar.created", Booking: "ACH-1002", Summary: "=cmd|' /C calc'!A0", Evidence: []string{"ics:abc"}},
 			{Type: "event", Source: "mail", Booking: "ACH-7777", Summary: "a booking salvage did not rebuild"},
-		})
+		}), nil
 	}
 	data, st := write(t, c, Options{})
 	if st.Bookings != 3 || st.NeedsReview != 1 || st.Conflicts != 1 || st.Evidence != 5 {
