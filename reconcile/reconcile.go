@@ -92,11 +92,17 @@ type item struct {
 func Reconcile(records []evidence.Record, o Options) Result {
 	recs := bestVersions(records)
 	m := newMatcher(recs, o)
+	if o.Consume {
+		// What matching and resolution need of the attributes is in the
+		// items now: the collector need not scan them again.
+		for i := range records {
+			records[i].Facts.Attrs = nil
+		}
+	}
 	m.hardLinks()
 	if o.Consume {
-		// What matching and resolution need is in the items now.
 		for i := range records {
-			records[i].Facts.Attrs, records[i].Facts.Links = nil, nil
+			records[i].Facts.Links = nil
 		}
 	}
 	m.scoredLinks()
