@@ -12,10 +12,10 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// normRef normalizes a booking reference: upper case, any dash or space
+// NormRef normalizes a booking reference: upper case, any dash or space
 // between its parts made one ASCII dash ("ach 2dhb4", "ACH‑2DHB4" and
 // "ACH-2DHB4" are one reference).
-func normRef(s string) string {
+func NormRef(s string) string {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return ""
@@ -43,9 +43,9 @@ func normRef(s string) string {
 	return b.String()
 }
 
-// refKey is a reference as compared: its letters and digits only, upper
+// RefKey is a reference as compared: its letters and digits only, upper
 // case, so "ACHCA7EZ", "ach ca7ez" and "ACH-CA7EZ" are one reference.
-func refKey(s string) string {
+func RefKey(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		if unicode.IsLetter(r) || unicode.IsDigit(r) {

@@ -293,7 +293,7 @@ func businessAddresses(recs []*evidence.Record) map[string]bool {
 
 func (m *matcher) item(r *evidence.Record) item {
 	f := r.Facts
-	it := item{r: r, src: r.Source, ref: normRef(f.Ref), refKey: refKey(f.Ref), start: f.Start, end: f.End, amount: f.AmountMinor}
+	it := item{r: r, src: r.Source, ref: NormRef(f.Ref), refKey: RefKey(f.Ref), start: f.Start, end: f.End, amount: f.AmountMinor}
 	it.email = normEmail(f.Email)
 	if r.Source == evidence.Mail {
 		from := normEmail(f.Attrs["from"])

@@ -26,7 +26,7 @@ func (b *Booking) ApplyReview(r evidence.Review) error {
 		if !ok {
 			continue
 		}
-		before := b.fieldText(field)
+		before := b.FieldText(field)
 		switch field {
 		case "customer.name":
 			b.Customer.Name = v
@@ -85,9 +85,9 @@ func (b *Booking) ApplyReview(r evidence.Review) error {
 	return nil
 }
 
-// fieldText is a correctable field's value in the form Review.Corrections
+// FieldText is a correctable field's value in the form Review.Corrections
 // uses.
-func (b *Booking) fieldText(field string) string {
+func (b *Booking) FieldText(field string) string {
 	switch field {
 	case "customer.name":
 		return b.Customer.Name

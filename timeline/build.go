@@ -3,6 +3,7 @@ package timeline
 import (
 	"cmp"
 	"context"
+	"github.com/salvagehq/salvage/reconcile"
 	"iter"
 	"math"
 	"slices"
@@ -191,7 +192,7 @@ func (b *builder) booking(r *evidence.Record) string {
 	if ref, ok := b.opts.Bookings[r.ID]; ok {
 		return ref
 	}
-	return NormRef(r.Facts.Ref)
+	return reconcile.NormRef(r.Facts.Ref)
 }
 
 // push adds e, witnessed by r, and returns its index.

@@ -3,9 +3,7 @@ package timeline
 import (
 	"slices"
 	"strconv"
-	"strings"
 	"time"
-	"unicode"
 
 	"github.com/salvagehq/salvage/evidence"
 	"github.com/salvagehq/salvage/reconcile"
@@ -313,47 +311,8 @@ func (f Filter) Keep(e *Event) bool {
 	if len(f.Sources) > 0 && !slices.Contains(f.Sources, e.Source) {
 		return false
 	}
-	if f.Booking != "" && (e.Booking == "" || RefKey(e.Booking) != RefKey(f.Booking)) {
+	if f.Booking != "" && (e.Booking == "" || reconcile.RefKey(e.Booking) != reconcile.RefKey(f.Booking)) {
 		return false
 	}
 	return true
-}
-
-// NormRef normalises a booking reference as the reconciler does: upper
-// case, the separators between its parts one ASCII dash ("ach 2dhb4" is
-// ACH-2DHB4).
-func NormRef(s string) string {
-	s = strings.TrimSpace(s)
-	var b strings.Builder
-	dash := false
-	for _, r := range s {
-		switch {
-		case unicode.IsLetter(r) || unicode.IsDigit(r):
-			if dash && b.Len() > 0 {
-				b.WriteByte('-')
-			}
-			dash = false
-			b.WriteRune(unicode.ToUpper(r))
-		case r == '/' || r == '.' || r == '_':
-			if dash && b.Len() > 0 {
-				b.WriteByte('-')
-			}
-			dash = false
-			b.WriteRune(r)
-		default:
-			dash = true
-		}
-	}
-	return b.String()
-}
-
-// RefKey is a reference as compared: its letters and digits, upper case.
-func RefKey(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) {
-			b.WriteRune(unicode.ToUpper(r))
-		}
-	}
-	return b.String()
 }

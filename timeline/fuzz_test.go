@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"github.com/salvagehq/salvage/reconcile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,12 +166,12 @@ func FuzzRef(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		n := NormRef(s)
-		if NormRef(n) != n {
-			t.Fatalf("NormRef(%q) = %q, and again %q", s, n, NormRef(n))
+		n := reconcile.NormRef(s)
+		if reconcile.NormRef(n) != n {
+			t.Fatalf("reconcile.NormRef(%q) = %q, and again %q", s, n, reconcile.NormRef(n))
 		}
-		if RefKey(n) != RefKey(s) {
-			t.Fatalf("RefKey(NormRef(%q)) = %q, RefKey = %q", s, RefKey(n), RefKey(s))
+		if reconcile.RefKey(n) != reconcile.RefKey(s) {
+			t.Fatalf("reconcile.RefKey(reconcile.NormRef(%q)) = %q, RefKey = %q", s, reconcile.RefKey(n), reconcile.RefKey(s))
 		}
 		o := oneLine(s)
 		if strings.ContainsAny(o, "\n\r\t") || !utf8.ValidString(o) {

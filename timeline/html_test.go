@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/salvagehq/salvage/reconcile"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -217,7 +218,7 @@ func TestHTMLInChromium(t *testing.T) {
 		t.Errorf("booking %s: the list shows %d events, want %d", ref, len(rows), want)
 	}
 	for _, r := range rows {
-		if RefKey(r) != RefKey(ref) {
+		if reconcile.RefKey(r) != reconcile.RefKey(ref) {
 			t.Errorf("booking %s: the list shows an event of %q", ref, r)
 		}
 	}
@@ -346,7 +347,7 @@ func busiestBooking(tl *Timeline) (string, int) {
 	n := map[string]int{}
 	refs := map[string]string{}
 	for _, e := range tl.Events {
-		if k := RefKey(e.Booking); k != "" {
+		if k := reconcile.RefKey(e.Booking); k != "" {
 			n[k]++
 			if refs[k] == "" || e.Booking < refs[k] {
 				refs[k] = e.Booking

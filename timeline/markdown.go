@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"fmt"
+	"github.com/salvagehq/salvage/reconcile"
 	"io"
 	"maps"
 	"slices"
@@ -205,7 +206,7 @@ func (m *mdWriter) countImpact() impactCounts {
 		ic.windowTotal++
 		ic.byAction[e.Action]++
 		if e.Booking != "" {
-			if k := RefKey(e.Booking); k != "" {
+			if k := reconcile.RefKey(e.Booking); k != "" {
 				if _, ok := ic.named[k]; !ok {
 					ic.named[k] = e.Booking
 				}
@@ -217,7 +218,7 @@ func (m *mdWriter) countImpact() impactCounts {
 	}
 	if c := t.Case; c != nil {
 		for _, b := range c.Bookings {
-			ic.rebuilt[RefKey(b.Ref)] = true
+			ic.rebuilt[reconcile.RefKey(b.Ref)] = true
 		}
 	}
 	for k, ref := range ic.named {

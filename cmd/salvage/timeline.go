@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/salvagehq/salvage/reconcile"
 	"io"
 	"path/filepath"
 	"slices"
@@ -143,7 +144,7 @@ func (c *timelineCmd) run(ctx context.Context, cmd *cobra.Command) error {
 		}
 	}
 	filter.Booking = strings.TrimSpace(c.booking)
-	if c.booking != "" && timeline.RefKey(c.booking) == "" {
+	if c.booking != "" && reconcile.RefKey(c.booking) == "" {
 		return usagef("--booking %q: a reference has letters or digits", c.booking)
 	}
 

@@ -208,7 +208,7 @@ func (w *writer) bookingRow(row []any, i int32, b *reconcile.Booking) error {
 	limit := w.opt.MaxCellChars
 	key := original{Ref: b.Ref, Currency: b.Currency, AllDay: b.AllDay, Fields: map[string]string{}}
 	for _, field := range evidence.CorrectableFields {
-		v := fieldText(b, field)
+		v := b.FieldText(field)
 		if strings.HasPrefix(field, "customer.") || field == "item" {
 			v = redact(v) // as shown: what the reviewer's cell is compared with
 		}
@@ -381,38 +381,6 @@ func (w *writer) money(v *int64, cur string) (any, error) {
 // Major is minor units as major units: 12050 EUR is 120.5.
 func Major(minor int64, cur string) float64 {
 	return float64(minor) / math.Pow10(Digits(cur))
-}
-
-// fieldText is a correctable field of b as evidence.Review.Corrections
-// writes it.
-func fieldText(b *reconcile.Booking, field string) string {
-	switch field {
-	case "customer.name":
-		return b.Customer.Name
-	case "customer.email":
-		return b.Customer.Email
-	case "customer.phone":
-		return b.Customer.Phone
-	case "item":
-		return b.Item
-	case "start":
-		return rfc3339(b.Start)
-	case "end":
-		return rfc3339(b.End)
-	case "amount_minor":
-		if b.AmountMinor == nil {
-			return ""
-		}
-		return strconv.FormatInt(*b.AmountMinor, 10)
-	}
-	return ""
-}
-
-func rfc3339(t *time.Time) string {
-	if t == nil {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
 }
 
 func yesNo(b bool) string {
