@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"github.com/salvagehq/salvage/internal/benchmem"
 	"maps"
 	"path/filepath"
 	"runtime"
@@ -103,30 +104,12 @@ func benchReconcile(b *testing.B, n int) {
 	b.ResetTimer()
 	var peak uint64
 	for i := 0; i < b.N; i++ {
-		done := make(chan struct{})
-		var max uint64
-		go func() { // sample the heap while the run goes
-			var ms runtime.MemStats
-			t := time.NewTicker(50 * time.Millisecond)
-			defer t.Stop()
-			for {
-				runtime.ReadMemStats(&ms)
-				if ms.HeapInuse > max {
-					max = ms.HeapInuse
-				}
-				select {
-				case <-done:
-					return
-				case <-t.C:
-				}
-			}
-		}()
+		stop := benchmem.Start()
 		res := Reconcile(recs, Options{Config: cfg, Consume: true})
-		close(done)
 		if len(res.Bookings) == 0 {
 			b.Fatal("no bookings")
 		}
-		peak = max
+		peak = stop()
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")

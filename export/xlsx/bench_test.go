@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/salvagehq/salvage/internal/benchmem"
 	"iter"
 	"os"
 	"path/filepath"
@@ -12,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/salvagehq/salvage/evidence"
 	"github.com/salvagehq/salvage/internal/scenariotest"
@@ -147,24 +147,7 @@ func benchWorkbook(b *testing.B, n int) {
 	var peak uint64
 	var st Stats
 	for i := 0; i < b.N; i++ {
-		done := make(chan struct{})
-		var max uint64
-		go func() {
-			var ms runtime.MemStats
-			t := time.NewTicker(50 * time.Millisecond)
-			defer t.Stop()
-			for {
-				runtime.ReadMemStats(&ms)
-				if ms.HeapInuse > max {
-					max = ms.HeapInuse
-				}
-				select {
-				case <-done:
-					return
-				case <-t.C:
-				}
-			}
-		}()
+		stop := benchmem.Start()
 		f, err := os.Create(out)
 		if err != nil {
 			b.Fatal(err)
@@ -176,8 +159,7 @@ func benchWorkbook(b *testing.B, n int) {
 		if err := f.Close(); err != nil {
 			b.Fatal(err)
 		}
-		close(done)
-		peak = max
+		peak = stop()
 	}
 	b.StopTimer()
 	if st.Bookings != n {
