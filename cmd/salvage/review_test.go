@@ -258,6 +258,12 @@ func TestReviewImportRoundTrip(t *testing.T) {
 		}
 	}
 
+	// status tells how far the review went.
+	out, _ = must(t, exitOK, "--case", caseDir, "status")
+	if want := fmt.Sprintf("review       approve %d · reject 1 · fix 2 · undecided %d", len(clean)-1, len(refs)-len(clean)-2); !strings.Contains(out, want) {
+		t.Errorf("status does not say %q:\n%s", want, out)
+	}
+
 	// The same file again: nothing changes, not even the times.
 	out, _ = must(t, exitOK, "--case", caseDir, "review", "import", edited)
 	if !strings.Contains(out, "0 changed in the case") {
