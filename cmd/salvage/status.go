@@ -137,16 +137,24 @@ func (c *statusCmd) run(cmd *cobra.Command) error {
 	if out.Bookings, err = bookingsStatus(ctx, s); err != nil {
 		return err
 	}
+	var proposed *time.Time
+	if cfg.Case.IncidentAt.IsZero() {
+		if in, ok, err := caseIncident(ctx, s); err != nil {
+			return err
+		} else if ok {
+			proposed = &in.Time
+		}
+	}
 	if c.json {
 		enc := json.NewEncoder(cmd.OutOrStdout())
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	c.printText(cmd, out, cfg.Location())
+	c.printText(cmd, out, proposed, cfg.Location())
 	return nil
 }
 
-func (c *statusCmd) printText(cmd *cobra.Command, st statusJSON, loc *time.Location) {
+func (c *statusCmd) printText(cmd *cobra.Command, st statusJSON, proposed *time.Time, loc *time.Location) {
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "Case %s\n", st.Case)
 	fmt.Fprintf(w, "  time zone    %s\n", st.Timezone)
@@ -154,9 +162,12 @@ func (c *statusCmd) printText(cmd *cobra.Command, st statusJSON, loc *time.Locat
 		name string
 		at   *time.Time
 	}{{"last backup", st.LastBackup}, {"incident", st.IncidentAt}} {
-		if t.at == nil {
+		switch {
+		case t.at == nil && t.name == "incident" && proposed != nil:
+			fmt.Fprintf(w, "  %-12s %s, as the transcripts propose (salvage timeline --format md tells it; case.incident_at overrides)\n", t.name, showTime(*proposed, loc))
+		case t.at == nil:
 			fmt.Fprintf(w, "  %-12s unknown\n", t.name)
-		} else {
+		default:
 			fmt.Fprintf(w, "  %-12s %s\n", t.name, showTime(*t.at, loc))
 		}
 	}
