@@ -186,7 +186,45 @@ func (w *writer) summary() error {
 	if err != nil {
 		return err
 	}
+	indent, err := f.NewStyle(&excelize.Style{Alignment: &excelize.Alignment{Indent: 2, Vertical: "top"}})
+	if err != nil {
+		return err
+	}
 	row := 1
+	// long puts a sentence beside its label, across the sheet, wrapped.
+	long := func(label, text string) error {
+		if err := put1(f, sheet, row, label, bold); err != nil {
+			return err
+		}
+		b, h := fmt.Sprintf("B%d", row), fmt.Sprintf("H%d", row)
+		if err := f.SetCellStr(sheet, b, text); err != nil {
+			return err
+		}
+		if err := f.MergeCell(sheet, b, h); err != nil {
+			return err
+		}
+		if err := f.SetCellStyle(sheet, b, h, wrap); err != nil {
+			return err
+		}
+		if lines := len([]rune(text))/110 + 1; lines > 1 {
+			if err := f.SetRowHeight(sheet, row, float64(15*lines)); err != nil {
+				return err
+			}
+		}
+		row++
+		return nil
+	}
+	// sub puts a count under the line above, indented.
+	sub := func(label string, v any) error {
+		if err := f.SetSheetRow(sheet, fmt.Sprintf("A%d", row), &[]any{label, v}); err != nil {
+			return err
+		}
+		if err := f.SetCellStyle(sheet, fmt.Sprintf("A%d", row), fmt.Sprintf("A%d", row), indent); err != nil {
+			return err
+		}
+		row++
+		return nil
+	}
 	put := func(label string, values ...any) error {
 		cells := append([]any{label}, values...)
 		if err := f.SetSheetRow(sheet, fmt.Sprintf("A%d", row), &cells); err != nil {
@@ -212,6 +250,9 @@ func (w *writer) summary() error {
 	if err := f.SetCellStr(sheet, "A1", "salvage review workbook: rebuilt bookings to check before they are restored"); err != nil {
 		return err
 	}
+	if err := f.MergeCell(sheet, "A1", "H1"); err != nil {
+		return err
+	}
 	if err := f.SetCellStyle(sheet, "A1", "A1", title); err != nil {
 		return err
 	}
@@ -220,28 +261,33 @@ func (w *writer) summary() error {
 	steps := []func() error{
 		func() error { return put(CaseLabel, w.c.ID) },
 		func() error { return put("Reconciled", show(s.Reconciled)) },
-		func() error { return put("Loss window", fmt.Sprintf("from %s to %s", show(s.Since), show(s.Until))) },
+		func() error {
+			if s.Until.IsZero() {
+				return long("Loss window", fmt.Sprintf("from %s (the last backup), still open: no end given", show(s.Since)))
+			}
+			return long("Loss window", fmt.Sprintf("from %s to %s", show(s.Since), show(s.Until)))
+		},
 		func() error {
 			if s.Incident == "" {
-				return put("Incident", "no incident found in the evidence")
+				return long("Incident", "no incident found in the evidence")
 			}
-			return put("Incident", show(s.IncidentAt)+": "+redact(s.Incident))
+			return long("Incident", show(s.IncidentAt)+": "+redact(s.Incident))
 		},
 		func() error { return heading("Counts") },
 		func() error { return put("Bookings rebuilt", w.stats.Bookings) },
 		func() error { return put("To review", w.stats.NeedsReview) },
 		func() error {
 			for _, code := range sortedKeys(c.Review) {
-				if err := put("   "+code, c.Review[code]); err != nil {
+				if err := sub(code, c.Review[code]); err != nil {
 					return err
 				}
 			}
 			return nil
 		},
-		func() error { return put("Cancelled", c.ByStatus["cancelled"]) },
+		func() error { return put("By status", "") },
 		func() error {
 			for _, st := range sortedKeys(c.ByStatus) {
-				if err := put("   status "+st, c.ByStatus[st]); err != nil {
+				if err := sub(st, c.ByStatus[st]); err != nil {
 					return err
 				}
 			}
@@ -252,11 +298,17 @@ func (w *writer) summary() error {
 			if w.c.Timeline == nil {
 				return nil
 			}
-			return put("Timeline", fmt.Sprintf("%d events and markers, in order, on the Timeline sheet", w.stats.Timeline))
+			return long("Timeline", fmt.Sprintf("%d events and markers, in order, on the Timeline sheet", w.stats.Timeline))
+		},
+		func() error {
+			if len(c.Unmatched) == 0 {
+				return nil
+			}
+			return put("Evidence joined to no booking", "")
 		},
 		func() error {
 			for _, src := range sortedKeys(c.Unmatched) {
-				if err := put("Unmatched evidence: "+src, c.Unmatched[src]); err != nil {
+				if err := sub(src, c.Unmatched[src]); err != nil {
 					return err
 				}
 			}
@@ -264,13 +316,13 @@ func (w *writer) summary() error {
 		},
 		func() error {
 			if len(w.c.Dispositions) == 0 {
-				return put("Restored database", "not checked yet (salvage export sql --against DSN)")
+				return long("Restored database", "not checked yet (salvage export sql --against DSN)")
 			}
 			n := map[string]int{}
 			for _, d := range w.c.Dispositions {
 				n[d.State]++
 			}
-			return put("Restored database", fmt.Sprintf("%d new, %d present, %d differ", n[evidence.DispositionNew], n[evidence.DispositionPresent], n[evidence.DispositionDiffers]))
+			return long("Restored database", fmt.Sprintf("%d new, %d present, %d differ (see the Bookings sheet's Restored database column)", n[evidence.DispositionNew], n[evidence.DispositionPresent], n[evidence.DispositionDiffers]))
 		},
 		func() error { return heading("Sources imported") },
 		func() error {
@@ -326,4 +378,13 @@ var howTo = []string{
 	"1. On Bookings, the rows that need review come first and are highlighted; 'Why review' says what to check, and Evidence links to the records the booking was built from.",
 	"2. Set Decision to approve (restore as shown), fix (restore with your corrections: type them into Customer, Email, Phone, Item, Start, End or Amount) or reject (leave it out), and write anything worth keeping in Notes.",
 	"3. Save the file and run salvage review import on it: your decisions go into the case, and the restore SQL includes only approved and fixed bookings.",
+}
+
+// put1 writes a label in column A of row, in style.
+func put1(f *excelize.File, sheet string, row int, label string, style int) error {
+	cell := fmt.Sprintf("A%d", row)
+	if err := f.SetCellStr(sheet, cell, label); err != nil {
+		return err
+	}
+	return f.SetCellStyle(sheet, cell, cell, style)
 }
