@@ -12,6 +12,7 @@ import (
 	gojson "github.com/goccy/go-json"
 	"strings"
 
+	gomail "github.com/emersion/go-message/mail"
 	"github.com/salvagehq/salvage/evidence"
 	"github.com/salvagehq/salvage/sources/mail"
 )
@@ -39,12 +40,12 @@ func Text(r evidence.Record) (title, text string) {
 func mailText(m *mail.Message) string {
 	var b strings.Builder
 	if m.From != nil {
-		fmt.Fprintf(&b, "From: %s\n", m.From.String())
+		fmt.Fprintf(&b, "From: %s\n", address(m.From))
 	}
 	if len(m.To) > 0 {
 		to := make([]string, len(m.To))
 		for i, a := range m.To {
-			to[i] = a.String()
+			to[i] = address(a)
 		}
 		fmt.Fprintf(&b, "To: %s\n", strings.Join(to, ", "))
 	}
@@ -54,6 +55,15 @@ func mailText(m *mail.Message) string {
 	b.WriteString("\n")
 	b.WriteString(strings.TrimSpace(m.Text))
 	return b.String()
+}
+
+// address is an address as a person reads it: "Name <addr>", the name
+// decoded (net/mail's String would encode it again as RFC 2047).
+func address(a *gomail.Address) string {
+	if a.Name == "" {
+		return a.Address
+	}
+	return a.Name + " <" + a.Address + ">"
 }
 
 // stripeText is the object's type, id and description, and the object's

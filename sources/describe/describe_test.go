@@ -1,0 +1,82 @@
+package describe
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/salvagehq/salvage/evidence"
+)
+
+func TestText(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		r           evidence.Record
+		title       string
+		textHas     []string
+		textHasNone []string
+	}{
+		{
+			name: "mail: quoted-printable latin-1 body, encoded subject",
+			r: evidence.Record{Source: evidence.Mail, Kind: "email", Raw: []byte("From: =?utf-8?q?Jo=C3=A3o?= <joao@example.com>\r\n" +
+				"To: bookings@carhire.example\r\nSubject: =?iso-8859-1?q?Altera=E7=E3o_da_reserva?=\r\nDate: Mon, 14 Sep 2026 10:00:00 +0100\r\n" +
+				"Message-ID: <a@x>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" +
+				"Bom dia, queria alterar a reserva ACH-7K2Q9 para s=E1bado.\r\n")},
+			title:   "Alteração da reserva",
+			textHas: []string{"From: João <joao@example.com>", "To: bookings@carhire.example", "Date: Mon, 14 Sep 2026 10:00 +0100", "para sábado."},
+		},
+		{
+			name:    "stripe: type, id and description; the object as given",
+			r:       evidence.Record{ID: "stripe:pi_123", Source: evidence.Stripe, Kind: "payment_intent", Raw: []byte(`{"id": "pi_123", "description": "Booking ACH-7K2Q9", "amount": 24050}`)},
+			title:   "payment_intent pi_123: Booking ACH-7K2Q9",
+			textHas: []string{`"amount": 24050`},
+		},
+		{
+			name: "google calendar event",
+			r: evidence.Record{Source: evidence.Calendar, Kind: "event", Raw: []byte(`{"summary": "ACH-7K2Q9 · Ana Sousa", "description": "Pick-up 10:00",
+				"location": "Lisbon airport", "status": "confirmed", "attendees": [{"email": "ana@example.com", "displayName": "Ana"}]}`)},
+			title:   "ACH-7K2Q9 · Ana Sousa",
+			textHas: []string{"Status: confirmed", "Location: Lisbon airport", "Attendee: Ana <ana@example.com>", "Pick-up 10:00"},
+		},
+		{
+			name: "iCalendar event: folded lines, escapes",
+			r: evidence.Record{Source: evidence.Calendar, Kind: "event", Raw: []byte("BEGIN:VEVENT\r\nUID:1@x\r\nSUMMARY:ACH-7K2Q9\\, Ana\r\n" +
+				"DESCRIPTION:Line one\\nline two\\; wrapped \r\n here\r\nEND:VEVENT\r\n")},
+			title:       "ACH-7K2Q9, Ana",
+			textHas:     []string{"UID: 1@x", "DESCRIPTION: Line one\nline two; wrapped here"},
+			textHasNone: []string{"BEGIN:", "END:"},
+		},
+		{
+			name:    "not what its source says: shown as it is",
+			r:       evidence.Record{Source: evidence.Mail, Kind: "email", Raw: []byte("\x00\x01 not mail")},
+			title:   "email",
+			textHas: []string{"not mail"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			title, text := Text(tc.r)
+			if title != tc.title {
+				t.Errorf("title %q, want %q", title, tc.title)
+			}
+			for _, s := range tc.textHas {
+				if !strings.Contains(text, s) {
+					t.Errorf("text lacks %q:\n%s", s, text)
+				}
+			}
+			for _, s := range tc.textHasNone {
+				if strings.Contains(text, s) {
+					t.Errorf("text has %q:\n%s", s, text)
+				}
+			}
+		})
+	}
+}
+
+func FuzzText(f *testing.F) {
+	f.Add("mail", []byte("Subject: hi\r\n\r\nbody"))
+	f.Add("stripe", []byte(`{"id":"pi_1","description":"x"}`))
+	f.Add("calendar", []byte(`{"summary":"x"}`))
+	f.Add("calendar", []byte("BEGIN:VEVENT\r\nSUMMARY:x\r\n y\r\nEND:VEVENT\r\n"))
+	f.Fuzz(func(t *testing.T, source string, raw []byte) {
+		Text(evidence.Record{ID: "x:1", Source: evidence.Source(source), Kind: "k", Raw: raw})
+	})
+}
