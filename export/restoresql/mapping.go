@@ -678,7 +678,7 @@ func Standalone() *Mapping {
 		}
 		t.Columns = append(t.Columns, c)
 	}
-	return &Mapping{BookingTable: StandaloneTable, Tables: []*Table{t}, Source: "salvage's own table " + StandaloneTable, standalone: true}
+	return &Mapping{BookingTable: StandaloneTable, Tables: []*Table{t}, Source: "none: the bookings go into " + StandaloneTable + ", with every field and its provenance", standalone: true}
 }
 
 // StandaloneTable is the table Standalone writes to.
