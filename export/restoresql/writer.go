@@ -196,8 +196,16 @@ func (w *writer) header(res *Result) {
 	w.comment(fmt.Sprintf("salvage restore SQL for %s: bookings rebuilt by salvage, inserted into %s.",
 		o.Dialect.Name(), commentText(tableList(p.m))))
 	w.comment("")
-	w.comment("Case " + commentText(c.ID) + ": bookings rebuilt " + showTime(c.ReconciledAt) +
-		" for the window " + showTime(c.Since) + " to " + showTime(c.Until) + ".")
+	window := "from " + showTime(c.Since) + " to " + showTime(c.Until)
+	switch {
+	case c.Since.IsZero() && c.Until.IsZero():
+		window = "all the evidence, no window"
+	case c.Until.IsZero():
+		window = "from " + showTime(c.Since) + ", no end"
+	case c.Since.IsZero():
+		window = "up to " + showTime(c.Until)
+	}
+	w.comment("Case " + commentText(c.ID) + ": bookings rebuilt " + showTime(c.ReconciledAt) + " for the loss window " + window + ".")
 	w.comment("Mapping: " + commentText(p.m.Source) + ".")
 	if o.Chosen != "" {
 		w.comment("Chosen: " + commentText(o.Chosen) + ".")
