@@ -22,7 +22,9 @@ func (c *exportCmd) exportXLSX(ctx context.Context, w io.Writer, s *evidence.Sto
 	if err != nil {
 		return 0, err
 	}
-	st, err := xlsx.Write(ctx, w, in, xlsx.Options{})
+	progress := c.newProgress(c.stderr)
+	defer progress.Wait()
+	st, err := xlsx.Write(ctx, w, in, xlsx.Options{Bar: func(name string, total int64) xlsx.Bar { return progress.Bar(name, total) }})
 	if err != nil {
 		return 0, err
 	}

@@ -150,6 +150,8 @@ func (w *writer) bookings(ctx context.Context) error {
 		conflicts [][]any
 		review    bool
 	}
+	bar := w.bar("workbook: bookings", w.n)
+	defer bar.Done()
 	err = pipe(ctx, func(ctx context.Context, send func(built) bool) error {
 		for _, first := range []bool{true, false} {
 			i := -1
@@ -188,6 +190,7 @@ func (w *writer) bookings(ctx context.Context) error {
 			}
 		}
 		w.stats.Bookings++
+		bar.Add(1)
 		if b.review {
 			w.stats.NeedsReview++
 		}

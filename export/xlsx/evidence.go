@@ -40,6 +40,8 @@ func (w *writer) evidenceSheet(ctx context.Context) error {
 	for _, s := range sortedKeys(w.sources) {
 		sources = append(sources, evidence.Source(s))
 	}
+	bar := w.bar("workbook: evidence", len(w.evidence))
+	defer bar.Done()
 	err := pipe(ctx, func(ctx context.Context, send func([]any) bool) error {
 		// Rows are built a batch at a time on every core (describing an
 		// email means decoding it), and sent in order.
@@ -110,7 +112,10 @@ func (w *writer) evidenceSheet(ctx context.Context) error {
 			}
 		}
 		return flush()
-	}, es.add)
+	}, func(row []any) error {
+		bar.Add(1)
+		return es.add(row)
+	})
 	if err != nil {
 		return err
 	}

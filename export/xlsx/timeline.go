@@ -31,6 +31,8 @@ func (w *writer) timelineSheet(ctx context.Context) error {
 	if w.c.Timeline == nil {
 		return nil
 	}
+	bar := w.bar("workbook: timeline", 0)
+	defer bar.Done()
 	rows, err := w.c.Timeline()
 	if err != nil {
 		return fmt.Errorf("timeline: %w", err)
@@ -42,6 +44,7 @@ func (w *writer) timelineSheet(ctx context.Context) error {
 	}
 	limit := w.opt.MaxTextChars
 	for r := range rows {
+		bar.Add(1)
 		if err := ctx.Err(); err != nil {
 			return err
 		}

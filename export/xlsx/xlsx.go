@@ -101,11 +101,33 @@ type Options struct {
 	MaxRows int
 	// MaxCellChars is the characters a cell holds.
 	MaxCellChars int
+	// Bar, when set, is given a progress bar per sheet written (total 0
+	// when not known ahead).
+	Bar func(name string, total int64) Bar
 	// MaxTextChars is how much of a record's text the Evidence sheet shows
 	// (default 2,000 characters; the rest is in the case, and the cut is
 	// marked). A workbook of a million records stays quick to write and to
 	// open.
 	MaxTextChars int
+}
+
+// Bar is a progress bar: rows written, then done.
+type Bar interface {
+	Add(n int64)
+	Done()
+}
+
+type noBar struct{}
+
+func (noBar) Add(int64) {}
+func (noBar) Done()     {}
+
+// bar starts the progress bar of one sheet.
+func (w *writer) bar(name string, total int) Bar {
+	if w.opt.Bar == nil {
+		return noBar{}
+	}
+	return w.opt.Bar(name, int64(total))
 }
 
 // Stats counts what a workbook holds.
