@@ -116,9 +116,7 @@ func ParseTarget(d Dialect, dsn string, getenv func(string) string) (*Target, er
 		if i := strings.IndexByte(p, '?'); i >= 0 {
 			p = p[:i]
 		}
-		if strings.HasPrefix(p, "//") {
-			p = p[2:]
-		}
+		p = strings.TrimPrefix(p, "//")
 		if p == "" {
 			return nil, errors.New("--against sqlite: give the database file: sqlite:path/to/file.db")
 		}

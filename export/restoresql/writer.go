@@ -167,12 +167,6 @@ func (w *writer) s(s string) {
 	}
 }
 
-func (w *writer) f(format string, args ...any) {
-	if w.err == nil {
-		_, w.err = fmt.Fprintf(w.w, format, args...)
-	}
-}
-
 // comment writes one comment line; text from outside goes through
 // commentText first.
 func (w *writer) comment(s string) {

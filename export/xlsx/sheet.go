@@ -41,7 +41,6 @@ type stream struct {
 	sw      *excelize.StreamWriter
 	row     int // the next row to write, 1-based
 	finish  func(sheet string, lastRow int) error
-	cells   []any
 	written int
 }
 

@@ -165,25 +165,24 @@ type writer struct {
 	f   *excelize.File
 
 	// from the first pass
-	n         int
-	review    []bool
-	pos       []int32 // booking index → row position in Bookings
-	refs      []string
-	evidence  []used // sorted by id
-	ids       []byte // the arena of evidence ids
-	sources   map[string]bool
-	widths    map[int]int
-	perPage   int
-	stats     Stats
-	styles    styles
-	conflicts int
+	n        int
+	review   []bool
+	pos      []int32 // booking index → row position in Bookings
+	refs     []string
+	evidence []used // sorted by id
+	ids      []byte // the arena of evidence ids
+	sources  map[string]bool
+	widths   map[int]int
+	perPage  int
+	stats    Stats
+	styles   styles
 	// mu guards styles.money, made as rows are built.
 	mu sync.Mutex
 }
 
 type styles struct {
-	header, dateTime, date, confidence, link, wrap, key int
-	money                                               map[string]int
+	header, dateTime, date, confidence, link, wrap int
+	money                                          map[string]int
 }
 
 // Write writes the workbook of c to w.

@@ -22,7 +22,6 @@ type sortedZip struct {
 	out   io.Writer
 	parts []*zipPart
 	cur   *zipPart
-	err   error
 }
 
 type zipPart struct {

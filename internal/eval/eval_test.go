@@ -26,15 +26,6 @@ func tb(ref string, ev map[string][]string) TruthBooking {
 	return t
 }
 
-// ids maps truth evidence ids of one source to record ids.
-func ids(src string, raw ...string) []string {
-	out := make([]string, len(raw))
-	for i, id := range raw {
-		out[i] = RecordID(src, id)
-	}
-	return out
-}
-
 // rebuilt is a right rebuild of t, written differently where the
 // comparison must not care (case, accents, phone format, zone, seconds),
 // holding the given evidence ids.

@@ -2,10 +2,6 @@ package extract
 
 import "github.com/salvagehq/salvage/evidence"
 
-// A booking reference as written after a label: one token, or two when the
-// second holds a digit ("ACH-7K2Q9", "ACH 7K2Q9", "HB/2026/0042", "#48213").
-const labelledRef = `(?P<ref>#?[A-Za-z0-9][A-Za-z0-9._/-]*(?: [A-Za-z0-9]*[0-9][A-Za-z0-9]*)?)`
-
 // A reference-shaped token after a booking word, in running text (a subject,
 // a Stripe description): it must hold a digit, and lower-case letters may
 // only be split from it by a dash or a space when both sides look like code

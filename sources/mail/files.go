@@ -329,7 +329,6 @@ type mboxReader struct {
 	br     *bufio.Reader
 	offset int64 // of the next unread byte
 	peeked []byte
-	done   bool
 }
 
 // line reads one line, whatever its length, with its newline.

@@ -443,9 +443,7 @@ func (p *aiderParse) diff(at int, block []string, raw []byte) {
 			if i := strings.IndexByte(path, '\t'); i >= 0 {
 				path = path[:i]
 			}
-			if strings.HasPrefix(path, "b/") {
-				path = path[2:]
-			}
+			path = strings.TrimPrefix(path, "b/")
 			break
 		}
 	}
