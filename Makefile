@@ -18,11 +18,12 @@ build:
 setup:
 	@scripts/test-setup
 
-## lint: gofmt and go vet
+## lint: gofmt, go vet and staticcheck (a go.mod tool; staticcheck.conf says which checks)
 lint:
 	@unformatted=$$(gofmt -l .); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 
 ## test: setup, lint, then every test (evidence and sources under the race detector too)
 test: setup lint
