@@ -57,3 +57,28 @@ func SheetsCSV(t testing.TB, workbook string) map[string][][]string {
 	}
 	return sheets
 }
+
+// Resave opens an .xlsx workbook in headless LibreOffice and saves it
+// again as .xlsx, as a reviewer's spreadsheet program would after an edit:
+// shared strings, its own styles and number formats. It returns the path
+// of the saved copy.
+func Resave(t testing.TB, workbook string) string {
+	t.Helper()
+	soffice, err := exec.LookPath("soffice")
+	if err != nil {
+		needPackage(t, "LibreOffice (soffice)", "libreoffice-calc-nogui")
+	}
+	out, profile := t.TempDir(), t.TempDir()
+	cmd := exec.Command(soffice, "-env:UserInstallation=file://"+profile, "--headless", "--norestore",
+		"--convert-to", "xlsx:Calc MS Excel 2007 XML", "--outdir", out, workbook)
+	cmd.Env = append(os.Environ(), "HOME="+profile)
+	output, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("soffice --convert-to xlsx %s: %v\n%s", workbook, err, output)
+	}
+	saved := filepath.Join(out, filepath.Base(workbook))
+	if _, err := os.Stat(saved); err != nil {
+		t.Fatalf("LibreOffice saved nothing for %s:\n%s", workbook, output)
+	}
+	return saved
+}
