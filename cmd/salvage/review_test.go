@@ -297,6 +297,30 @@ func TestReviewImportRoundTrip(t *testing.T) {
 		t.Errorf("a second import changed the decision time of %s", fixRef)
 	}
 
+	// The decisions flow into the restore SQL: the approved and fixed
+	// bookings with their corrections, not the rejected one, not the
+	// undecided ones.
+	sqlFile := filepath.Join(dir, "reviewed.sql")
+	must(t, exitOK, "--case", caseDir, "export", "sql", "--dialect", "sqlite", "--out", sqlFile)
+	sqlText, err := os.ReadFile(sqlFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{approveRef, fixRef, emailRef, clean[2]} {
+		if !strings.Contains(string(sqlText), "'"+ref+"'") {
+			t.Errorf("restore SQL lacks approved or fixed booking %s", ref)
+		}
+	}
+	if !strings.Contains(string(sqlText), "'new.address@example.com'") {
+		t.Error("restore SQL lacks the corrected email")
+	}
+	if strings.Contains(string(sqlText), "'"+rejectRef+"'") {
+		t.Errorf("restore SQL inserts the rejected booking %s", rejectRef)
+	}
+	if undecided := review[len(review)-1]; undecided != approveRef && undecided != fixRef && strings.Contains(string(sqlText), "'"+undecided+"'") {
+		t.Errorf("restore SQL inserts the undecided booking %s", undecided)
+	}
+
 	// A new export shows the review: the fixed start, the decisions.
 	must(t, exitOK, "--case", caseDir, "export", "xlsx", "--out", filepath.Join(dir, "again.xlsx"))
 	f2, err := excelize.OpenFile(filepath.Join(dir, "again.xlsx"))
