@@ -135,13 +135,13 @@ func (m *matcher) resolve(c *component) Booking {
 		it := m.items[i]
 		p := m.contactPrio(i)
 		if n := strings.TrimSpace(it.r.Facts.Name); n != "" {
-			names = append(names, candidate{value: n, key: it.name, item: i, prio: p, at: it.r.OccurredAt, rule: "contact details: " + contactRule(p)})
+			names = append(names, candidate{value: n, key: it.name, item: i, prio: p, at: it.r.OccurredAt, rule: contactRule(p)})
 		}
 		if it.email != "" {
-			emails = append(emails, candidate{value: it.email, key: it.email, item: i, prio: p, at: it.r.OccurredAt, rule: "contact details: " + contactRule(p)})
+			emails = append(emails, candidate{value: it.email, key: it.email, item: i, prio: p, at: it.r.OccurredAt, rule: contactRule(p)})
 		}
 		if it.phone != "" {
-			phones = append(phones, candidate{value: it.phone, key: it.phone, item: i, prio: p, at: it.r.OccurredAt, rule: "contact details: " + contactRule(p)})
+			phones = append(phones, candidate{value: it.phone, key: it.phone, item: i, prio: p, at: it.r.OccurredAt, rule: contactRule(p)})
 		}
 	}
 	set("customer.name", names, func(c candidate) { b.Customer.Name = c.value })
@@ -364,16 +364,17 @@ func (m *matcher) selfSufficient(items []int, b Booking) bool {
 	return false
 }
 
+// contactRule is the provenance rule of a contact detail of priority p.
 func contactRule(p int) string {
 	switch p {
 	case 4:
-		return "Stripe (typed by the customer)"
+		return "contact details: Stripe (typed by the customer)"
 	case 3:
-		return "the business's email to the customer"
+		return "contact details: the business's email to the customer"
 	case 2:
-		return "the customer's own email"
+		return "contact details: the customer's own email"
 	}
-	return "the calendar"
+	return "contact details: the calendar"
 }
 
 func missing(b Booking) []string {
