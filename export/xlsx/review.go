@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/salvagehq/salvage/evidence"
+	"github.com/salvagehq/salvage/sources/extract"
 	"github.com/xuri/excelize/v2"
 )
 
@@ -335,16 +336,27 @@ func (rd *reader) value(field string, c cell, orig original) (string, error) {
 		if v == "" {
 			return "", nil
 		}
-		s := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), orig.Currency))
-		s = strings.ReplaceAll(strings.ReplaceAll(s, ",", ""), " ", "")
-		num, err := strconv.ParseFloat(s, 64)
-		if err != nil || math.IsInf(num, 0) || math.IsNaN(num) {
-			return "", fmt.Errorf("%q is not an amount: type a number such as 120.50", v)
+		var minor float64
+		if num, err := strconv.ParseFloat(v, 64); err == nil {
+			// A number cell: major units.
+			if math.IsInf(num, 0) || math.IsNaN(num) {
+				return "", fmt.Errorf("%q is not an amount: type a number such as 120.50", v)
+			}
+			minor = math.Round(num * math.Pow10(Digits(orig.Currency)))
+		} else {
+			// Text as people write amounts: "1.234,50 €", "EUR 1,234.50".
+			m, cur, err := extract.ParseAmount(v, orig.Currency)
+			if err != nil {
+				return "", fmt.Errorf("%q is not an amount (%v): type a number such as 120.50", v, err)
+			}
+			if orig.Currency != "" && cur != orig.Currency {
+				return "", fmt.Errorf("%q is in %s; the booking is in %s", v, cur, orig.Currency)
+			}
+			minor = float64(m)
 		}
-		if num < 0 {
+		if minor < 0 {
 			return "", fmt.Errorf("%s: an amount cannot be negative", v)
 		}
-		minor := math.Round(num * math.Pow10(Digits(orig.Currency)))
 		if minor > 1e15 {
 			return "", fmt.Errorf("%s is too large an amount", v)
 		}

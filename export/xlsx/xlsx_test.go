@@ -370,6 +370,7 @@ func TestReviewRoundTrip(t *testing.T) {
 	edit(t, f, "ACH-1002", map[string]any{HeaderDecision: "Fix", HeaderStart: time.Date(2026, 9, 9, 9, 30, 0, 0, time.UTC), HeaderEmail: "bjorn.gross@example.com"})
 	edit(t, f, "ACH-1001", map[string]any{HeaderDecision: "reject", HeaderNotes: "customer cancelled by phone"})
 	edit(t, f, "ACH-1003", map[string]any{HeaderNotes: "checked with the branch", HeaderAmount: 9500})
+	edit(t, f, "ACH-1002", map[string]any{HeaderAmount: "1.234,50 €"}) // typed as text, the European way
 	if err := f.SetCellValue(SheetBookings, "T2", "ignored: not a column salvage reads"); err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +380,7 @@ func TestReviewRoundTrip(t *testing.T) {
 	}
 	// excelize writes a time's wall clock: 09:30 typed means 09:30 in Lisbon.
 	want = []evidence.Review{
-		{Ref: "ACH-1002", Decision: "fix", Corrections: map[string]string{"start": "2026-09-09T08:30:00Z", "customer.email": "bjorn.gross@example.com"}},
+		{Ref: "ACH-1002", Decision: "fix", Corrections: map[string]string{"start": "2026-09-09T08:30:00Z", "customer.email": "bjorn.gross@example.com", "amount_minor": "123450"}},
 		{Ref: "ACH-1001", Decision: "reject", Notes: "customer cancelled by phone"},
 		{Ref: "ACH-1003", Decision: "approve", Notes: "checked with the branch", Corrections: map[string]string{"amount_minor": "9500"}},
 	}
@@ -418,6 +419,8 @@ func TestReviewProblems(t *testing.T) {
 			`Bookings!B3 (Decision): "maybe" is not a decision`},
 		{"bad amount", func(f *excelize.File) { edit(t, f, "ACH-1001", map[string]any{HeaderAmount: "lots"}) }, all,
 			`Bookings!M3 (Amount): "lots" is not an amount`},
+		{"amount in another currency", func(f *excelize.File) { edit(t, f, "ACH-1001", map[string]any{HeaderAmount: "USD 250.00"}) }, all,
+			`Bookings!M3 (Amount): "USD 250.00" is in USD; the booking is in EUR`},
 		{"changed reference", func(f *excelize.File) { edit(t, f, "ACH-1001", map[string]any{HeaderRef: "ACH-9999"}) }, all,
 			`Bookings!A3 (Reference): the reference was changed from "ACH-1001" to "ACH-9999"`},
 		{"unknown reference", func(f *excelize.File) {}, known,
