@@ -731,3 +731,27 @@ func syntheticRef(ids []string) string {
 	h := sha256.Sum256([]byte(strings.Join(ids, "\n")))
 	return "SALV-" + strings.ToUpper(hex.EncodeToString(h[:4]))
 }
+
+// usedAttrs are the record attributes the reconciler reads.
+var usedAttrs = []string{"sequence", "from", "to", "event_status", "stripe_status", "location"}
+
+// Trim drops from r what the reconciler never reads (its raw bytes, its
+// locator and digest, the attributes it does not use), so that a caller
+// holding a million records for Reconcile holds much less. Call it on each
+// record as it is read.
+func Trim(r *evidence.Record) {
+	r.Raw, r.Locator, r.Digest = nil, "", ""
+	if len(r.Facts.Attrs) == 0 {
+		return
+	}
+	var kept map[string]string
+	for _, k := range usedAttrs {
+		if v, ok := r.Facts.Attrs[k]; ok {
+			if kept == nil {
+				kept = make(map[string]string, 2)
+			}
+			kept[k] = v
+		}
+	}
+	r.Facts.Attrs = kept
+}

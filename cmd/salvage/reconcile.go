@@ -85,6 +85,7 @@ func (c *reconcileCmd) run(cmd *cobra.Command) error {
 		if err != nil {
 			return err
 		}
+		reconcile.Trim(&r) // a million records: only what reconciling reads
 		records = append(records, r)
 	}
 	if len(records) == 0 {
