@@ -8,8 +8,6 @@ import (
 	"io"
 	"maps"
 	"os"
-	"runtime"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -75,45 +73,28 @@ func (c *reconcileCmd) run(cmd *cobra.Command) error {
 		return err
 	}
 
-	limit := os.Getenv("GOMEMLIMIT") == ""
-	if limit {
-		// A million records fit in 2 GB: the collector works harder
-		// near the limit rather than let garbage pile up. A soft limit
-		// below what must stay in memory only makes it run flat out, so a
-		// bigger case gets room for its records (about 1.3 KB each as
-		// read) and half as much again for the work.
-		mem := int64(reconcile.MemoryLimit)
+	fit := func() {}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		var n int64
 		if st, err := s.Stats(ctx); err == nil {
-			var n int64
 			for _, v := range st.Versions {
 				n += v
 			}
-			mem = max(mem, n*1300*3/2)
 		}
-		defer debug.SetMemoryLimit(debug.SetMemoryLimit(mem))
+		var restore func()
+		fit, restore = reconcile.LimitMemory(n)
+		defer restore()
 	}
 	started := c.now()
-	var records []evidence.Record
-	for r, err := range s.Records(ctx, evidence.Query{AllVersions: true}) { // reconcile picks the version that describes each object best
-		if err != nil {
-			return err
-		}
-		reconcile.Trim(&r) // a million records: only what reconciling reads
-		records = append(records, r)
+	records, err := reconcile.Read(ctx, s)
+	if err != nil {
+		return err
 	}
 	if len(records) == 0 {
 		return errors.New("the case holds no evidence yet: import some first (see salvage import --help)")
 	}
 	c.log.Debug("read the evidence", "records", len(records), "took", c.now().Sub(started).Round(time.Millisecond))
-	if limit {
-		// The same, now that the records are read.
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		if need := int64(ms.HeapAlloc) * 3 / 2; need > debug.SetMemoryLimit(-1) {
-			debug.SetMemoryLimit(need)
-			c.log.Debug("memory limit raised for a large case", "limit_mib", need>>20)
-		}
-	}
+	fit()
 
 	t := c.now()
 	res := reconcile.Reconcile(records, reconcile.Options{Config: cfg, Since: since, Until: until, Consume: true})
