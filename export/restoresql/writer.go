@@ -405,7 +405,6 @@ func (w *writer) batched(items []Item, ok, has []bool) error {
 	}
 	rows := make([][]string, nt) // per table: its rows in this batch
 	size, n := 0, 0
-	var lits strings.Builder
 	flush := func() {
 		for ti, tp := range p.tables {
 			if len(rows[ti]) > 0 {
@@ -416,48 +415,79 @@ func (w *writer) batched(items []Item, ok, has []bool) error {
 		}
 		size, n = 0, 0
 	}
+	// Each written booking's number in the file, in order.
+	seqOf := make([]int, len(items))
 	seq := 0
-	bi := p.booking.n - 1
 	for i := range items {
-		if !ok[i] {
-			continue
+		if ok[i] {
+			seq++
+			seqOf[i] = seq
 		}
-		seq++
-		r, err := p.eval(&items[i], &w.o.Case)
-		if err != nil {
-			return fmt.Errorf("booking %s: %w", items[i].Booking.Ref, err)
-		}
-		for ti, tp := range p.tables {
-			if !has[i*nt+ti] {
+	}
+	bi := p.booking.n - 1
+	// The rows' literals are made on every core, a chunk of bookings at a
+	// time (per booking, per table; "" for none), and batched in order.
+	encode := func(lo, hi int) ([]string, error) {
+		out := make([]string, (hi-lo)*nt)
+		var lits strings.Builder
+		for i := lo; i < hi; i++ {
+			if !ok[i] {
 				continue
 			}
-			lits.Reset()
-			if ti == bi {
-				lits.WriteString(bookingComment(&items[i]))
-				lits.WriteByte('\n')
+			r, err := p.eval(&items[i], &w.o.Case)
+			if err != nil {
+				return nil, fmt.Errorf("booking %s: %w", items[i].Booking.Ref, err)
 			}
-			if d == MySQL {
-				lits.WriteString("SELECT ")
-			} else {
-				lits.WriteString("(")
+			for ti, tp := range p.tables {
+				if !has[i*nt+ti] {
+					continue
+				}
+				lits.Reset()
+				if ti == bi {
+					lits.WriteString(bookingComment(&items[i]))
+					lits.WriteByte('\n')
+				}
+				if d == MySQL {
+					lits.WriteString("SELECT ")
+				} else {
+					lits.WriteString("(")
+				}
+				lits.WriteString(strconv.Itoa(seqOf[i]))
+				for si := range tp.stage {
+					lits.WriteString(", ")
+					if err := appendLiteral(&lits, d, r[ti][si]); err != nil {
+						return nil, fmt.Errorf("booking %s: %w", items[i].Booking.Ref, err)
+					}
+				}
+				if d == SQLite {
+					lits.WriteString(")")
+				}
+				out[(i-lo)*nt+ti] = lits.String()
 			}
-			lits.WriteString(strconv.Itoa(seq))
-			for si := range tp.stage {
-				lits.WriteString(", ")
-				if err := appendLiteral(&lits, d, r[ti][si]); err != nil {
-					return fmt.Errorf("booking %s: %w", items[i].Booking.Ref, err)
+		}
+		return out, nil
+	}
+	const chunk = 256
+	err := inOrderOf(len(items), chunk, encode, func(lo int, lits []string) error {
+		for k := 0; k < len(lits)/nt; k++ {
+			if !ok[lo+k] {
+				continue
+			}
+			for ti := range p.tables {
+				if l := lits[k*nt+ti]; l != "" {
+					rows[ti] = append(rows[ti], l)
+					size += len(l)
 				}
 			}
-			if d == SQLite {
-				lits.WriteString(")")
+			n++
+			if n >= w.o.BatchRows || size >= w.o.BatchBytes {
+				flush()
 			}
-			rows[ti] = append(rows[ti], lits.String())
-			size += lits.Len()
 		}
-		n++
-		if n >= w.o.BatchRows || size >= w.o.BatchBytes {
-			flush()
-		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	flush()
 	w.s("COMMIT;\n")
@@ -519,9 +549,16 @@ func (w *writer) source(tp *tablePlan, rows []string) string {
 // inOrder runs encode on chunks of [0, n) on every core and hands each
 // chunk's bytes to emit in order.
 func inOrder(n, chunk int, encode func(lo, hi int, buf []byte) ([]byte, error), emit func([]byte) error) error {
+	return inOrderOf(n, chunk, func(lo, hi int) ([]byte, error) { return encode(lo, hi, nil) },
+		func(_ int, b []byte) error { return emit(b) })
+}
+
+// inOrderOf runs encode on chunks of [0, n) on every core and hands each
+// chunk's result, with the chunk's start, to emit in order.
+func inOrderOf[T any](n, chunk int, encode func(lo, hi int) (T, error), emit func(lo int, v T) error) error {
 	workers := max(1, min(runtime.GOMAXPROCS(0), 8))
 	type result struct {
-		b   []byte
+		v   T
 		err error
 	}
 	chunks := (n + chunk - 1) / chunk
@@ -553,8 +590,8 @@ func inOrder(n, chunk int, encode func(lo, hi int, buf []byte) ([]byte, error), 
 		go func() {
 			for c := range next {
 				lo := c * chunk
-				b, err := encode(lo, min(lo+chunk, n), nil)
-				slots[c] <- result{b, err}
+				v, err := encode(lo, min(lo+chunk, n))
+				slots[c] <- result{v, err}
 			}
 		}()
 	}
@@ -564,7 +601,7 @@ func inOrder(n, chunk int, encode func(lo, hi int, buf []byte) ([]byte, error), 
 		if r.err != nil {
 			return r.err
 		}
-		if err := emit(r.b); err != nil {
+		if err := emit(c*chunk, r.v); err != nil {
 			return err
 		}
 	}
