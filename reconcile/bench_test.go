@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"fmt"
-	"github.com/salvagehq/salvage/internal/benchmem"
 	"maps"
 	"path/filepath"
 	"runtime"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/salvagehq/salvage/evidence"
+	"github.com/salvagehq/salvage/internal/benchmem"
 	"github.com/salvagehq/salvage/internal/scenariotest"
 )
 

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/salvagehq/salvage/evidence"
+	"github.com/salvagehq/salvage/internal/scenariotest"
 	"github.com/salvagehq/salvage/reconcile"
 	"github.com/salvagehq/salvage/sources"
 	"github.com/salvagehq/salvage/sources/all"
@@ -52,23 +53,8 @@ func (c *caseClock) set(t time.Time) {
 func scenarioCase(tb testing.TB) *evidence.Store {
 	tb.Helper()
 	ctx := context.Background()
-	var info struct {
-		Timezone string `json:"timezone"`
-		Currency string `json:"currency"`
-		Window   struct {
-			LastBackup time.Time `json:"last_backup"`
-		} `json:"window"`
-	}
-	b, err := os.ReadFile(filepath.Join(scenarioDir, "scenario.json"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &info); err != nil {
-		tb.Fatal(err)
-	}
 	clock := &caseClock{t: time.Date(2026, 11, 19, 12, 0, 0, 0, time.UTC)}
-	cfg := evidence.DefaultConfig()
-	cfg.Case.Timezone, cfg.Case.Currency, cfg.Case.LastBackup = info.Timezone, info.Currency, info.Window.LastBackup
+	cfg := scenariotest.Config(tb, scenarioDir)
 	s, err := evidence.Init(ctx, tb.TempDir(), cfg, evidence.Options{Now: clock.now})
 	if err != nil {
 		tb.Fatal(err)

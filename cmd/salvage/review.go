@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -74,7 +75,7 @@ decisions already imported.`,
 			if len(known) == 0 {
 				return errors.New("the case has no bookings: run salvage reconcile, then salvage export xlsx")
 			}
-			reviews, err := xlsx.ReadReview(strings.NewReader(string(data)), xlsx.ReviewCase{
+			reviews, err := xlsx.ReadReview(bytes.NewReader(data), xlsx.ReviewCase{
 				ID: id, Zone: s.Config().Location(), Known: func(ref string) bool { return known[ref] },
 			})
 			if err != nil {

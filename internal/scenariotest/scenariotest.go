@@ -65,7 +65,9 @@ func RecordsWithRaw(tb testing.TB, dir string) ([]evidence.Record, evidence.Conf
 	return records(tb, dir, true)
 }
 
-func records(tb testing.TB, dir string, keepRaw bool) ([]evidence.Record, evidence.Config) {
+// Config is the case configuration the scenario in dir describes
+// (scenario.json): its zone, currency and last backup.
+func Config(tb testing.TB, dir string) evidence.Config {
 	tb.Helper()
 	var info struct {
 		Timezone string `json:"timezone"`
@@ -83,6 +85,12 @@ func records(tb testing.TB, dir string, keepRaw bool) ([]evidence.Record, eviden
 	}
 	cfg := evidence.DefaultConfig()
 	cfg.Case.Timezone, cfg.Case.Currency, cfg.Case.LastBackup = info.Timezone, info.Currency, info.Window.LastBackup
+	return cfg
+}
+
+func records(tb testing.TB, dir string, keepRaw bool) ([]evidence.Record, evidence.Config) {
+	tb.Helper()
+	cfg := Config(tb, dir)
 	sink := &collect{seen: map[string]int{}, keepRaw: keepRaw}
 	for _, step := range []struct {
 		imp  sources.Importer
