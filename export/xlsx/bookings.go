@@ -126,7 +126,7 @@ func (w *writer) bookings(ctx context.Context) error {
 	needs, _ := excelize.ColumnNumberToName(colNeedsReview + 1)
 	lastCol, _ := excelize.ColumnNumberToName(colConflicts + 1)
 	decisionCol, _ := excelize.ColumnNumberToName(colDecision + 1)
-	bs := newStream(w.f, SheetBookings, cols, w.styles.header, w.opt.MaxRows, func(sheet string, last int) error {
+	bs := w.newStream(SheetBookings, cols, func(sheet string, last int) error {
 		dv := *decision
 		dv.Sqref = fmt.Sprintf("%s2:%s%d", decisionCol, decisionCol, last)
 		if err := w.f.AddDataValidation(sheet, &dv); err != nil {
@@ -138,7 +138,7 @@ func (w *writer) bookings(ctx context.Context) error {
 	})
 	// The Conflicts sheet is written alongside; it is created first so
 	// that the sheets stay in reading order.
-	cs := newStream(w.f, SheetConflicts, conflictCols, w.styles.header, w.opt.MaxRows, nil)
+	cs := w.newStream(SheetConflicts, conflictCols, nil)
 	if err := bs.next(); err != nil {
 		return err
 	}

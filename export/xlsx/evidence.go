@@ -35,7 +35,7 @@ var evidenceCols = []column{
 // evidenceSheet writes one row per record a booking uses, in id order,
 // each linking back to its booking.
 func (w *writer) evidenceSheet(ctx context.Context) error {
-	es := newStream(w.f, SheetEvidence, evidenceCols, w.styles.header, w.opt.MaxRows, nil)
+	es := w.newStream(SheetEvidence, evidenceCols, nil)
 	var sources []evidence.Source
 	for _, s := range sortedKeys(w.sources) {
 		sources = append(sources, evidence.Source(s))

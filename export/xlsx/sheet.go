@@ -39,13 +39,15 @@ type stream struct {
 
 	sheets  []string
 	sw      *excelize.StreamWriter
-	row     int // the next row to write, 1-based
+	rs      *rowSet
+	cur     *sheetRows // the rows of the current sheet
+	row     int        // the next row to write, 1-based
 	finish  func(sheet string, lastRow int) error
 	written int
 }
 
-func newStream(f *excelize.File, base string, cols []column, headerStyle, maxRows int, finish func(sheet string, lastRow int) error) *stream {
-	return &stream{f: f, base: base, cols: cols, style: headerStyle, perPage: maxRows - 1, finish: finish}
+func (w *writer) newStream(base string, cols []column, finish func(sheet string, lastRow int) error) *stream {
+	return &stream{f: w.f, rs: w.rows, base: base, cols: cols, style: w.styles.header, perPage: w.opt.MaxRows - 1, finish: finish}
 }
 
 // sheetName is the name of the n-th sheet (0-based) of base.
@@ -69,7 +71,7 @@ func (s *stream) add(cells []any) error {
 			return err
 		}
 	}
-	if err := s.sw.SetRow("A"+strconv.Itoa(s.row), cells); err != nil {
+	if err := s.cur.add(s.row, cells); err != nil {
 		return fmt.Errorf("%s row %d: %w", s.sheets[len(s.sheets)-1], s.row, err)
 	}
 	s.row++
@@ -110,8 +112,17 @@ func (s *stream) next() error {
 	if err := sw.SetRow("A1", header, excelize.RowOpts{Height: 20}); err != nil {
 		return err
 	}
+	// The placeholder row the data rows replace (see rows.go).
+	marker := markerPrefix + strconv.Itoa(len(s.rs.byMarker))
+	if err := sw.SetRow("A2", []any{marker}); err != nil {
+		return err
+	}
+	cur, err := s.rs.open(marker)
+	if err != nil {
+		return err
+	}
 	s.sheets = append(s.sheets, name)
-	s.sw, s.row = sw, 2
+	s.sw, s.cur, s.row = sw, cur, 2
 	return nil
 }
 
@@ -131,8 +142,11 @@ func (s *stream) end() error {
 			return err
 		}
 	}
+	if err := s.cur.finish(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
 	err := s.sw.Flush()
-	s.sw = nil
+	s.sw, s.cur = nil, nil
 	return err
 }
 

@@ -37,7 +37,7 @@ func (w *writer) timelineSheet(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("timeline: %w", err)
 	}
-	ts := newStream(w.f, SheetTimeline, timelineCols, w.styles.header, w.opt.MaxRows, nil)
+	ts := w.newStream(SheetTimeline, timelineCols, nil)
 	byRef := make(map[string]int32, len(w.refs))
 	for i, ref := range w.refs {
 		byRef[ref] = int32(i)

@@ -160,9 +160,10 @@ type used struct {
 
 // writer holds one workbook being written.
 type writer struct {
-	c   Case
-	opt Options
-	f   *excelize.File
+	c    Case
+	opt  Options
+	f    *excelize.File
+	rows *rowSet
 
 	// from the first pass
 	n        int
@@ -208,7 +209,9 @@ func Write(ctx context.Context, w io.Writer, c Case, opt Options) (Stats, error)
 	}
 	f := excelize.NewFile(excelize.Options{})
 	defer f.Close()
-	wr := &writer{c: c, opt: opt, f: f, perPage: opt.MaxRows - 1, sources: map[string]bool{}, widths: map[int]int{}}
+	rows := newRowSet()
+	defer rows.close()
+	wr := &writer{c: c, opt: opt, f: f, rows: rows, perPage: opt.MaxRows - 1, sources: map[string]bool{}, widths: map[int]int{}}
 	if err := wr.newStyles(); err != nil {
 		return Stats{}, err
 	}
@@ -245,7 +248,7 @@ func Write(ctx context.Context, w io.Writer, c Case, opt Options) (Stats, error)
 	wr.stats.Sheets = f.GetSheetList()
 	// The archive goes straight to w, parts in name order (see sortedZip);
 	// excelize's own buffer stays empty.
-	f.SetZipWriter(func(io.Writer) excelize.ZipWriter { return newSortedZip(w) })
+	f.SetZipWriter(func(io.Writer) excelize.ZipWriter { return newSortedZip(w, rows) })
 	if err := f.Write(io.Discard); err != nil {
 		return Stats{}, fmt.Errorf("write workbook: %w", err)
 	}

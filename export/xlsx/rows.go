@@ -1,0 +1,365 @@
+package xlsx
+
+import (
+	"bytes"
+	"compress/flate"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"os"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// The rows of the big sheets are not written through excelize's
+// StreamWriter, whose per-cell work (reflection, XML escaping twice over,
+// a regular expression per string) was most of a workbook's time. Each
+// sheet is still made by excelize (columns, panes, header row, autofilter,
+// validations), with one placeholder row where the data goes; the rows
+// are encoded here as SpreadsheetML, compressed as they come into a
+// temporary file, and put in place of the placeholder when the archive is
+// written (sortedZip).
+
+// sheetRows is the data rows of one sheet: deflate data, ended by a sync
+// flush so that more deflate data may follow it in the same zip entry.
+type sheetRows struct {
+	marker string
+	file   *os.File
+	fw     *flate.Writer
+	crc    uint32
+	size   int64 // uncompressed bytes
+	buf    []byte
+}
+
+// rowSet is every sheet's rows, by placeholder marker.
+type rowSet struct {
+	byMarker map[string]*sheetRows
+}
+
+func newRowSet() *rowSet { return &rowSet{byMarker: map[string]*sheetRows{}} }
+
+// open starts the rows of a new sheet, to replace the row holding marker.
+func (rs *rowSet) open(marker string) (*sheetRows, error) {
+	f, err := os.CreateTemp("", "salvage-xlsx-rows-*")
+	if err != nil {
+		return nil, err
+	}
+	fw, err := flate.NewWriter(f, flate.BestSpeed)
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	r := &sheetRows{marker: marker, file: f, fw: fw}
+	rs.byMarker[marker] = r
+	return r, nil
+}
+
+// close removes every temporary file.
+func (rs *rowSet) close() {
+	for _, r := range rs.byMarker {
+		r.file.Close()
+		os.Remove(r.file.Name())
+	}
+}
+
+// rowFlush is how much encoded XML is gathered before it is compressed.
+const rowFlush = 1 << 20
+
+// add encodes one row (its 1-based number) of cells.
+func (r *sheetRows) add(row int, cells []any) error {
+	var err error
+	r.buf, err = appendRow(r.buf, row, cells)
+	if err != nil {
+		return err
+	}
+	if len(r.buf) >= rowFlush {
+		return r.flush()
+	}
+	return nil
+}
+
+func (r *sheetRows) flush() error {
+	r.crc = crc32.Update(r.crc, crc32.IEEETable, r.buf)
+	r.size += int64(len(r.buf))
+	_, err := r.fw.Write(r.buf)
+	r.buf = r.buf[:0]
+	return err
+}
+
+// finish compresses what is left and ends the deflate data with a sync
+// flush (not a final block).
+func (r *sheetRows) finish() error {
+	if err := r.flush(); err != nil {
+		return err
+	}
+	if err := r.fw.Flush(); err != nil {
+		return err
+	}
+	r.buf = nil
+	return nil
+}
+
+// colNames are the column letters of the first columns.
+var colNames = func() []string {
+	out := make([]string, 64)
+	for i := range out {
+		out[i], _ = excelize.ColumnNumberToName(i + 1)
+	}
+	return out
+}()
+
+// appendRow appends the SpreadsheetML of one row: strings as inline
+// strings (never formulas), numbers as numbers, excelize.Cell for a style
+// or a formula of salvage's own making; nil cells are left out.
+func appendRow(buf []byte, row int, cells []any) ([]byte, error) {
+	rs := strconv.Itoa(row)
+	buf = append(buf, `<row r="`...)
+	buf = append(buf, rs...)
+	buf = append(buf, `">`...)
+	for i, v := range cells {
+		if v == nil {
+			continue
+		}
+		if i >= len(colNames) {
+			return buf, fmt.Errorf("row %d: %d columns, at most %d", row, len(cells), len(colNames))
+		}
+		style, formula := 0, ""
+		if c, ok := v.(excelize.Cell); ok {
+			style, formula, v = c.StyleID, c.Formula, c.Value
+		}
+		if v == nil && formula == "" {
+			if style == 0 {
+				continue
+			}
+		}
+		buf = append(buf, `<c r="`...)
+		buf = append(buf, colNames[i]...)
+		buf = append(buf, rs...)
+		buf = append(buf, '"')
+		if style != 0 {
+			buf = append(buf, ` s="`...)
+			buf = strconv.AppendInt(buf, int64(style), 10)
+			buf = append(buf, '"')
+		}
+		if formula != "" {
+			// The formula's cached value is a string (links show a label).
+			buf = append(buf, ` t="str"><f>`...)
+			buf = appendXMLText(buf, formula)
+			buf = append(buf, `</f><v>`...)
+			if s, ok := v.(string); ok {
+				buf = appendXMLText(buf, s)
+			}
+			buf = append(buf, `</v></c>`...)
+			continue
+		}
+		switch x := v.(type) {
+		case nil:
+			buf = append(buf, `/>`...)
+		case string:
+			buf = appendInlineString(buf, x)
+		case float64:
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return buf, fmt.Errorf("row %d column %s: %v is not a number a cell can hold", row, colNames[i], x)
+			}
+			buf = append(buf, `><v>`...)
+			buf = strconv.AppendFloat(buf, x, 'f', -1, 64)
+			buf = append(buf, `</v></c>`...)
+		case int:
+			buf = append(buf, `><v>`...)
+			buf = strconv.AppendInt(buf, int64(x), 10)
+			buf = append(buf, `</v></c>`...)
+		case int64:
+			buf = append(buf, `><v>`...)
+			buf = strconv.AppendInt(buf, x, 10)
+			buf = append(buf, `</v></c>`...)
+		case bool:
+			buf = append(buf, ` t="b"><v>`...)
+			if x {
+				buf = append(buf, '1')
+			} else {
+				buf = append(buf, '0')
+			}
+			buf = append(buf, `</v></c>`...)
+		default:
+			return buf, fmt.Errorf("row %d column %s: a %T cannot be written", row, colNames[i], v)
+		}
+	}
+	return append(buf, `</row>`...), nil
+}
+
+// appendInlineString appends the rest of a cell holding s as an inline
+// string, cut to Excel's limit; leading or trailing white space is kept.
+func appendInlineString(buf []byte, s string) []byte {
+	if len(s) > MaxCellChars && utf16Len(s) > MaxCellChars {
+		s, _ = splitUnits(s, MaxCellChars)
+	}
+	buf = append(buf, ` t="inlineStr"><is><t`...)
+	if s != "" && (isSpace(s[0]) || isSpace(s[len(s)-1])) {
+		buf = append(buf, ` xml:space="preserve"`...)
+	}
+	buf = append(buf, '>')
+	buf = appendXMLText(buf, s)
+	return append(buf, `</t></is></c>`...)
+}
+
+func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }
+
+// xmlPlain marks the ASCII bytes that stand for themselves in XML text.
+var xmlPlain = func() (t [128]bool) {
+	for b := 0x20; b < 0x80; b++ {
+		t[b] = true
+	}
+	t['&'], t['<'], t['>'], t['_'] = false, false, false, false
+	t['\t'], t['\n'] = true, true
+	return t
+}()
+
+// appendXMLText appends s as XML character data: markup characters
+// escaped, a carriage return as a reference (a parser would make it a
+// line feed), characters XML cannot hold (controls, invalid UTF-8,
+// U+FFFE/U+FFFF) as U+FFFD; and, since Excel reads "_xHHHH_" as an
+// escaped character, such a sequence written as "_x005F_xHHHH_" to be
+// read back as itself.
+func appendXMLText(buf []byte, s string) []byte {
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if xmlPlain[b] {
+				i++
+				continue
+			}
+			buf = append(buf, s[start:i]...)
+			switch b {
+			case '&':
+				buf = append(buf, "&amp;"...)
+			case '<':
+				buf = append(buf, "&lt;"...)
+			case '>':
+				buf = append(buf, "&gt;"...)
+			case '\r':
+				buf = append(buf, "&#xD;"...)
+			case '_':
+				if isEscapeSeq(s[i:]) {
+					buf = append(buf, "_x005F"...)
+				}
+				buf = append(buf, '_')
+			default:
+				buf = append(buf, "\uFFFD"...)
+			}
+			i++
+			start = i
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && n == 1) || r == 0xFFFE || r == 0xFFFF {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, "\uFFFD"...)
+			i += n
+			start = i
+			continue
+		}
+		i += n
+	}
+	return append(buf, s[start:]...)
+}
+
+// isEscapeSeq says whether s starts with "_xHHHH_".
+func isEscapeSeq(s string) bool {
+	if len(s) < 7 || s[1] != 'x' || s[6] != '_' {
+		return false
+	}
+	for _, c := range []byte(s[2:6]) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// spliceRows finds the placeholder row of a sheet part: the bytes before
+// and after it, and the rows that replace it. ok is false when the part
+// holds no placeholder.
+func (rs *rowSet) spliceRows(part []byte) (before, after []byte, r *sheetRows, ok bool) {
+	if rs == nil || len(rs.byMarker) == 0 {
+		return nil, nil, nil, false
+	}
+	i := bytes.Index(part, []byte("<t>"+markerPrefix))
+	if i < 0 {
+		return nil, nil, nil, false
+	}
+	end := bytes.IndexByte(part[i+3:], '<')
+	if end < 0 {
+		return nil, nil, nil, false
+	}
+	if r, ok = rs.byMarker[string(part[i+3:i+3+end])]; !ok {
+		return nil, nil, nil, false
+	}
+	from := bytes.LastIndex(part[:i], []byte("<row "))
+	to := bytes.Index(part[i:], []byte("</row>"))
+	if from < 0 || to < 0 {
+		return nil, nil, nil, false
+	}
+	return part[:from], part[i+to+len("</row>"):], r, true
+}
+
+// markerPrefix starts a placeholder cell's text.
+const markerPrefix = "salvage-rows-placeholder:"
+
+// crc32Combine is the CRC-32 (IEEE) of A followed by B from the CRCs of
+// each and the length of B (zlib's crc32_combine).
+func crc32Combine(crcA, crcB uint32, lenB int64) uint32 {
+	if lenB <= 0 {
+		return crcA
+	}
+	return multModP(x8nModP(lenB), crcA) ^ crcB
+}
+
+// multModP multiplies a and b modulo the CRC-32 polynomial (reflected).
+func multModP(a, b uint32) uint32 {
+	m := uint32(1) << 31
+	p := uint32(0)
+	for {
+		if a&m != 0 {
+			p ^= b
+			if a&(m-1) == 0 {
+				break
+			}
+		}
+		m >>= 1
+		if b&1 != 0 {
+			b = (b >> 1) ^ crc32.IEEE
+		} else {
+			b >>= 1
+		}
+	}
+	return p
+}
+
+// x8nModP is x^(8n) modulo the CRC-32 polynomial.
+func x8nModP(n int64) uint32 {
+	p := uint32(1) << 31 // x^0
+	k := 3
+	for n > 0 {
+		if n&1 != 0 {
+			p = multModP(x2nTable[k&31], p)
+		}
+		n >>= 1
+		k++
+	}
+	return p
+}
+
+// x2nTable[k] is x^(2^k) modulo the CRC-32 polynomial.
+var x2nTable = func() (t [32]uint32) {
+	p := uint32(1) << 30 // x^1
+	t[0] = p
+	for k := 1; k < 32; k++ {
+		p = multModP(p, p)
+		t[k] = p
+	}
+	return t
+}()

@@ -1,0 +1,116 @@
+package xlsx
+
+import (
+	"encoding/xml"
+	"hash/crc32"
+	"math/rand/v2"
+	"regexp"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/xuri/excelize/v2"
+)
+
+func TestCRC32Combine(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range [][2]int{{0, 0}, {0, 5}, {5, 0}, {1, 1}, {100, 3}, {3, 100}, {4096, 70000}, {1 << 20, 12345}} {
+		a, b := make([]byte, n[0]), make([]byte, n[1])
+		for i := range a {
+			a[i] = byte(rng.Uint32())
+		}
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		want := crc32.ChecksumIEEE(append(append([]byte{}, a...), b...))
+		if got := crc32Combine(crc32.ChecksumIEEE(a), crc32.ChecksumIEEE(b), int64(len(b))); got != want {
+			t.Errorf("%d+%d bytes: combined %08x, want %08x", n[0], n[1], got, want)
+		}
+	}
+}
+
+func TestAppendXMLText(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"plain text, é, 日本, 🚗", "plain text, é, 日本, 🚗"},
+		{`a & b < c > d "q" 'a'`, `a &amp; b &lt; c &gt; d "q" 'a'`},
+		{"line\nline\ttab", "line\nline\ttab"},
+		{"cr\r\nlf", "cr&#xD;\nlf"},
+		{"nul\x00bell\x07esc\x1b", "nul\uFFFDbell\uFFFDesc\uFFFD"},
+		{"bad \xff utf8 \xc3", "bad \uFFFD utf8 \uFFFD"},
+		{"\uFFFE\uFFFF", "\uFFFD\uFFFD"},
+		{"_x0041_ stays", "_x005F_x0041_ stays"},
+		{"re_3xpeQK3 _x12_ _xZZZZ_ _x00", "re_3xpeQK3 _x12_ _xZZZZ_ _x00"},
+		{"]]> end", "]]&gt; end"},
+	} {
+		if got := string(appendXMLText(nil, tc.in)); got != tc.want {
+			t.Errorf("appendXMLText(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestAppendRow(t *testing.T) {
+	row, err := appendRow(nil, 7, []any{
+		"=HYPERLINK(\"http://x\",\"y\")",
+		nil,
+		excelize.Cell{StyleID: 3, Value: 46240.5},
+		excelize.Cell{StyleID: 5, Formula: `HYPERLINK("#'Bookings'!A2","ACH-1")`, Value: "ACH-1"},
+		" padded ",
+		42,
+		true,
+		excelize.Cell{StyleID: 2},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `<row r="7">` +
+		`<c r="A7" t="inlineStr"><is><t>=HYPERLINK("http://x","y")</t></is></c>` +
+		`<c r="C7" s="3"><v>46240.5</v></c>` +
+		`<c r="D7" s="5" t="str"><f>HYPERLINK("#'Bookings'!A2","ACH-1")</f><v>ACH-1</v></c>` +
+		`<c r="E7" t="inlineStr"><is><t xml:space="preserve"> padded </t></is></c>` +
+		`<c r="F7"><v>42</v></c>` +
+		`<c r="G7" t="b"><v>1</v></c>` +
+		`<c r="H7" s="2"/>` +
+		`</row>`
+	if string(row) != want {
+		t.Errorf("row:\n got %s\nwant %s", row, want)
+	}
+	if _, err := appendRow(nil, 2, []any{struct{}{}}); err == nil {
+		t.Error("a struct cell was written")
+	}
+}
+
+var escapeSeq = regexp.MustCompile(`_x[0-9A-Fa-f]{4}_`)
+
+// FuzzAppendXMLText: whatever the text, the cell is well-formed XML whose
+// character data is the text, with what XML cannot hold as U+FFFD and
+// "_xHHHH_" sequences escaped as Excel expects.
+func FuzzAppendXMLText(f *testing.F) {
+	for _, s := range []string{"", "a&b", "x\r\ny", "_x0041_", "\x00\xff", "]]>", "_x005F_x0041_"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		doc := "<t>" + string(appendXMLText(nil, s)) + "</t>"
+		d := xml.NewDecoder(strings.NewReader(doc))
+		var got struct {
+			Text string `xml:",chardata"`
+		}
+		if err := d.Decode(&got); err != nil {
+			t.Fatalf("%q: not XML: %v (%q)", s, err, doc)
+		}
+		want := strings.Map(func(r rune) rune {
+			if r == utf8.RuneError || r == 0xFFFE || r == 0xFFFF || (r < 0x20 && r != '\t' && r != '\n' && r != '\r') {
+				return utf8.RuneError
+			}
+			return r
+		}, s)
+		want = escapeSeq.ReplaceAllStringFunc(want, func(m string) string { return "_x005F" + m })
+		if got.Text != want {
+			// Overlapping sequences ("_x0041_x0042_") are escaped where
+			// each starts: compare with that rule.
+			if strings.ReplaceAll(got.Text, "_x005F", "") != strings.ReplaceAll(want, "_x005F", "") {
+				t.Fatalf("%q: read back %q, want %q", s, got.Text, want)
+			}
+		}
+	})
+}
