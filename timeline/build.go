@@ -26,6 +26,8 @@ type Options struct {
 	// that holds it (the last reconcile's). Events of records it does not
 	// name take the reference the record itself gives.
 	Bookings map[string]string
+	// BookingOf, when set, is used instead of Bookings.
+	BookingOf func(recordID string) (ref string, ok bool)
 	// Sightings lists the channels a record version was seen through
 	// besides its own Via (the same email read from an mbox and over
 	// IMAP is one record seen twice).
@@ -189,7 +191,11 @@ func (b *builder) witness(r *evidence.Record) Witness {
 
 // booking is the reference of the booking r belongs to.
 func (b *builder) booking(r *evidence.Record) string {
-	if ref, ok := b.opts.Bookings[r.ID]; ok {
+	if b.opts.BookingOf != nil {
+		if ref, ok := b.opts.BookingOf(r.ID); ok {
+			return ref
+		}
+	} else if ref, ok := b.opts.Bookings[r.ID]; ok {
 		return ref
 	}
 	return reconcile.NormRef(r.Facts.Ref)
@@ -305,7 +311,10 @@ func (b *builder) finish() *Timeline {
 			}
 		}
 	}
-	t.secrets = &b.secrets
+	// A copy: a pointer into the builder would keep all of it (its maps,
+	// the booking index) as long as the timeline.
+	secrets := b.secrets
+	t.secrets = &secrets
 
 	for e := range b.events.all() {
 		// The witness that gives the time first, the others by id.

@@ -280,7 +280,8 @@ type BookingInfo struct {
 	Status      string
 	NeedsReview bool
 	Reasons     []string
-	Evidence    []string
+	// Evidence is the number of records the booking was rebuilt from.
+	Evidence int
 }
 
 // Filter selects events. Its zero value keeps them all.

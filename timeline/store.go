@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/salvagehq/salvage/evidence"
 	"github.com/salvagehq/salvage/reconcile"
 )
@@ -29,7 +30,7 @@ func FromStore(ctx context.Context, s *evidence.Store, opts Options) (*Timeline,
 	if err != nil {
 		return nil, err
 	}
-	opts.Bookings = map[string]string{}
+	refs := newRefIndex()
 	if ok {
 		info.Reconcile = &run
 		if len(run.SummaryJSON) > 0 {
@@ -50,19 +51,22 @@ func FromStore(ctx context.Context, s *evidence.Store, opts Options) (*Timeline,
 				Reasons     []struct{ Code string } `json:"reasons"`
 				Evidence    []string                `json:"evidence"`
 			}
-			if err := json.Unmarshal(sb.JSON, &bk); err != nil {
+			if err := gojson.Unmarshal(sb.JSON, &bk); err != nil {
 				return nil, fmt.Errorf("read booking %s: %w", sb.Ref, err)
 			}
-			bi := BookingInfo{Ref: bk.Ref, Status: bk.Status, NeedsReview: bk.NeedsReview, Evidence: bk.Evidence}
+			bi := BookingInfo{Ref: bk.Ref, Status: bk.Status, NeedsReview: bk.NeedsReview, Evidence: len(bk.Evidence)}
 			for _, r := range bk.Reasons {
 				bi.Reasons = append(bi.Reasons, r.Code)
 			}
 			info.Bookings = append(info.Bookings, bi)
+			refs.addBooking(bk.Ref)
 			for _, id := range bk.Evidence {
-				opts.Bookings[id] = bk.Ref
+				refs.add(id)
 			}
 		}
 	}
+	refs.build()
+	opts.Bookings, opts.BookingOf = nil, refs.lookup
 	opts.Case = info
 	if opts.Sightings, err = sightings(ctx, s); err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"os"
 	"time"
 
 	"github.com/salvagehq/salvage/evidence"
@@ -18,6 +19,17 @@ import (
 
 // exportXLSX writes the review workbook of the case's last reconcile.
 func (c *exportCmd) exportXLSX(ctx context.Context, w io.Writer, s *evidence.Store) (int, error) {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		st, err := s.Stats(ctx)
+		if err != nil {
+			return 0, err
+		}
+		var versions int64
+		for _, n := range st.Versions {
+			versions += n
+		}
+		defer xlsx.LimitMemory(versions)()
+	}
 	in, err := workbookCase(ctx, s)
 	if err != nil {
 		return 0, err

@@ -3,8 +3,6 @@ package xlsx
 import (
 	"context"
 	"fmt"
-	"runtime"
-	"sync"
 	"time"
 
 	"github.com/salvagehq/salvage/evidence"
@@ -42,89 +40,49 @@ func (w *writer) evidenceSheet(ctx context.Context) error {
 	}
 	bar := w.bar("workbook: evidence", len(w.evidence))
 	defer bar.Done()
-	err := pipe(ctx, func(ctx context.Context, send func([]any) bool) error {
-		// Rows are built a batch at a time on every core (describing an
-		// email means decoding it), and sent in order.
-		type item struct {
-			j  int
-			id string
-			r  *evidence.Record
-		}
-		var batch []item
-		rows := make([][]any, evidenceBatch)
-		flush := func() error {
-			var wg sync.WaitGroup
-			errs := make([]error, len(batch))
-			workers := min(runtime.GOMAXPROCS(0), len(batch))
-			for k := range workers {
-				wg.Go(func() {
-					for n := k; n < len(batch); n += workers {
-						rows[n], errs[n] = w.evidenceRow(batch[n].j, batch[n].id, batch[n].r)
-					}
-				})
-			}
-			wg.Wait()
-			for n := range batch {
-				if errs[n] != nil {
-					return errs[n]
-				}
-				if !send(rows[n]) {
-					return ctx.Err()
-				}
-			}
-			batch = batch[:0]
-			return nil
-		}
+	type item struct {
+		id string
+		r  *evidence.Record
+	}
+	items := func(yield func(item, error) bool) {
 		j := 0
-		emit := func(id string, r *evidence.Record) error {
-			batch = append(batch, item{j, id, r})
-			j++
-			if len(batch) == evidenceBatch {
-				return flush()
-			}
-			return nil
-		}
 		if len(w.evidence) > 0 {
 			for r, err := range w.c.Records(sources) {
 				if err != nil {
-					return err
+					yield(item{}, err)
+					return
 				}
 				// Used records the case does not hold are listed as missing.
-				for j < len(w.evidence) && string(w.idAt(j)) < r.ID {
-					if err := emit(w.evidenceID(j), nil); err != nil {
-						return err
+				for ; j < len(w.evidence) && string(w.idAt(j)) < r.ID; j++ {
+					if !yield(item{id: w.evidenceID(j)}, nil) {
+						return
 					}
 				}
 				if j == len(w.evidence) {
 					break
 				}
 				// A record used twice (it should not be) gets a row per use.
-				for j < len(w.evidence) && string(w.idAt(j)) == r.ID {
-					if err := emit(r.ID, &r); err != nil {
-						return err
+				for ; j < len(w.evidence) && string(w.idAt(j)) == r.ID; j++ {
+					if !yield(item{id: r.ID, r: &r}, nil) {
+						return
 					}
 				}
 			}
 		}
-		for j < len(w.evidence) {
-			if err := emit(w.evidenceID(j), nil); err != nil {
-				return err
+		for ; j < len(w.evidence); j++ {
+			if !yield(item{id: w.evidenceID(j)}, nil) {
+				return
 			}
 		}
-		return flush()
-	}, func(row []any) error {
-		bar.Add(1)
-		return es.add(row)
-	})
+	}
+	// Describing an email means decoding it: rows are built on every core.
+	err := encodeRows(ctx, es, items, func(j int, it item) ([]any, error) { return w.evidenceRow(j, it.id, it.r) }, bar)
 	if err != nil {
 		return err
 	}
 	w.stats.Evidence = es.written
 	return es.close()
 }
-
-// evidenceBatch is how many Evidence rows are built at once.
-const evidenceBatch = 256
 
 // evidenceRow is the row of the j-th used record, id; r is nil when the
 // case does not hold it.

@@ -1,6 +1,123 @@
 package xlsx
 
-import "context"
+import (
+	"context"
+	"iter"
+	"runtime"
+	"sync"
+)
+
+// rowBatch is how many rows encodeRows builds at once.
+const rowBatch = 128
+
+// encodeRows writes to s a row for each item, in order. items is read on
+// a goroutine of its own (a store query: decoding the facts), a batch at
+// a time; the batches are built (build gets the row's index and its item)
+// and encoded on every core; and this goroutine writes them in order, the
+// compressing done on another.
+func encodeRows[T any](ctx context.Context, s *stream, items iter.Seq2[T, error], build func(i int, v T) ([]any, error), bar Bar) error {
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		rows [][]byte
+		err  error
+	}
+	type job struct {
+		first int
+		items []T
+		out   chan result
+	}
+	workers := runtime.GOMAXPROCS(0)
+	jobs := make(chan job, 2*workers)
+	order := make(chan chan result, 4*workers)
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		defer close(order)
+		defer close(jobs)
+		first := 0
+		batch := make([]T, 0, rowBatch)
+		emit := func() bool {
+			out := make(chan result, 1)
+			select {
+			case jobs <- job{first, batch, out}:
+			case <-ctx.Done():
+				return false
+			}
+			select {
+			case order <- out:
+			case <-ctx.Done():
+				return false
+			}
+			first += len(batch)
+			batch = make([]T, 0, rowBatch)
+			return true
+		}
+		for v, err := range items {
+			if err != nil {
+				out := make(chan result, 1)
+				out <- result{err: err}
+				select {
+				case order <- out:
+				case <-ctx.Done():
+				}
+				return
+			}
+			batch = append(batch, v)
+			if len(batch) == rowBatch && !emit() {
+				return
+			}
+		}
+		if len(batch) > 0 {
+			emit()
+		}
+	}()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for j := range jobs {
+				r := result{rows: make([][]byte, len(j.items))}
+				for n, v := range j.items {
+					cells, err := build(j.first+n, v)
+					if err == nil {
+						r.rows[n], err = appendRow(nil, s.rowNumber(j.first+n), cells)
+					}
+					if err != nil {
+						r.err = err
+						break
+					}
+				}
+				j.out <- r
+			}
+		})
+	}
+	var err error
+	for out := range order {
+		r := <-out
+		if err = r.err; err != nil {
+			break
+		}
+		for _, row := range r.rows {
+			bar.Add(1)
+			if err = s.addEncoded(row); err != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	cancel()
+	for range order { // let the reader end its query
+	}
+	<-readerDone
+	wg.Wait()
+	if err == nil {
+		err = parent.Err()
+	}
+	return err
+}
 
 // pipe runs produce in its own goroutine and hands each value it sends to
 // consume, in order: building rows (decoding, describing, redacting) and

@@ -24,6 +24,8 @@ import (
 
 // sheetRows is the data rows of one sheet: deflate data, ended by a sync
 // flush so that more deflate data may follow it in the same zip entry.
+// The rows are compressed on a goroutine of their own, a megabyte at a
+// time, while the next are encoded.
 type sheetRows struct {
 	marker string
 	file   *os.File
@@ -31,6 +33,10 @@ type sheetRows struct {
 	crc    uint32
 	size   int64 // uncompressed bytes
 	buf    []byte
+
+	full chan []byte // to the compressor
+	free chan []byte // back from it
+	done chan error
 }
 
 // rowSet is every sheet's rows, by placeholder marker.
@@ -52,14 +58,39 @@ func (rs *rowSet) open(marker string) (*sheetRows, error) {
 		os.Remove(f.Name())
 		return nil, err
 	}
-	r := &sheetRows{marker: marker, file: f, fw: fw}
+	r := &sheetRows{marker: marker, file: f, fw: fw,
+		full: make(chan []byte, 2), free: make(chan []byte, 3), done: make(chan error, 1)}
+	for range 2 {
+		r.free <- make([]byte, 0, rowFlush+64<<10)
+	}
+	r.buf = make([]byte, 0, rowFlush+64<<10)
 	rs.byMarker[marker] = r
+	go r.compress(r.full)
 	return r, nil
+}
+
+// compress compresses each buffer it is given; the first error stops it
+// from writing (it still hands buffers back).
+func (r *sheetRows) compress(full <-chan []byte) {
+	var err error
+	for b := range full {
+		if err == nil {
+			r.crc = crc32.Update(r.crc, crc32.IEEETable, b)
+			r.size += int64(len(b))
+			_, err = r.fw.Write(b)
+		}
+		r.free <- b[:0]
+	}
+	if err == nil {
+		err = r.fw.Flush()
+	}
+	r.done <- err
 }
 
 // close removes every temporary file.
 func (rs *rowSet) close() {
 	for _, r := range rs.byMarker {
+		r.stop()
 		r.file.Close()
 		os.Remove(r.file.Name())
 	}
@@ -76,30 +107,42 @@ func (r *sheetRows) add(row int, cells []any) error {
 		return err
 	}
 	if len(r.buf) >= rowFlush {
-		return r.flush()
+		r.flush()
 	}
 	return nil
 }
 
-func (r *sheetRows) flush() error {
-	r.crc = crc32.Update(r.crc, crc32.IEEETable, r.buf)
-	r.size += int64(len(r.buf))
-	_, err := r.fw.Write(r.buf)
-	r.buf = r.buf[:0]
-	return err
+// write adds rows already encoded (appendRow).
+func (r *sheetRows) write(enc []byte) {
+	r.buf = append(r.buf, enc...)
+	if len(r.buf) >= rowFlush {
+		r.flush()
+	}
+}
+
+func (r *sheetRows) flush() {
+	r.full <- r.buf
+	r.buf = <-r.free
 }
 
 // finish compresses what is left and ends the deflate data with a sync
 // flush (not a final block).
 func (r *sheetRows) finish() error {
-	if err := r.flush(); err != nil {
-		return err
-	}
-	if err := r.fw.Flush(); err != nil {
-		return err
+	if len(r.buf) > 0 {
+		r.flush()
 	}
 	r.buf = nil
-	return nil
+	return r.stop()
+}
+
+// stop ends the compressor, once, and gives its error.
+func (r *sheetRows) stop() error {
+	if r.full == nil {
+		return nil
+	}
+	close(r.full)
+	r.full = nil
+	return <-r.done
 }
 
 // colNames are the column letters of the first columns.

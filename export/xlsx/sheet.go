@@ -79,6 +79,23 @@ func (s *stream) add(cells []any) error {
 	return nil
 }
 
+// rowNumber is the row, on its sheet, of the i-th data row (0-based).
+func (s *stream) rowNumber(i int) int { return i%s.perPage + 2 }
+
+// addEncoded writes the next data row, encoded by appendRow with its
+// number (rowNumber of the rows written so far).
+func (s *stream) addEncoded(enc []byte) error {
+	if s.sw == nil || s.row > s.perPage+1 {
+		if err := s.next(); err != nil {
+			return err
+		}
+	}
+	s.cur.write(enc)
+	s.row++
+	s.written++
+	return nil
+}
+
 // next ends the current sheet and starts the next one.
 func (s *stream) next() error {
 	if err := s.end(); err != nil {

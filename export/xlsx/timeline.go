@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/salvagehq/salvage/timeline"
 )
 
 // SheetTimeline is the sheet of the timeline's events and markers.
@@ -43,11 +45,14 @@ func (w *writer) timelineSheet(ctx context.Context) error {
 		byRef[ref] = int32(i)
 	}
 	limit := w.opt.MaxTextChars
-	for r := range rows {
-		bar.Add(1)
-		if err := ctx.Err(); err != nil {
-			return err
+	items := func(yield func(timeline.Row, error) bool) {
+		for r := range rows {
+			if !yield(r, nil) {
+				return
+			}
 		}
+	}
+	err = encodeRows(ctx, ts, items, func(_ int, r timeline.Row) ([]any, error) {
 		row := make([]any, len(timelineCols))
 		if !r.Local.IsZero() {
 			t := r.Local
@@ -68,9 +73,10 @@ func (w *writer) timelineSheet(ctx context.Context) error {
 		row[9] = w.wrapped(r.Basis)
 		row[10] = w.wrapped(fit(strings.Join(r.Evidence, "\n"), limit))
 		row[11] = text(strings.Join(r.Via, ", "), limit)
-		if err := ts.add(row); err != nil {
-			return err
-		}
+		return row, nil
+	}, bar)
+	if err != nil {
+		return err
 	}
 	w.stats.Timeline = ts.written
 	return ts.close()

@@ -27,6 +27,7 @@ import (
 	"iter"
 	"maps"
 	"math"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -47,6 +48,25 @@ const (
 	SheetConflicts = "Conflicts"
 	SheetEvidence  = "Evidence"
 )
+
+// MemoryLimit is the least soft memory limit (runtime/debug.SetMemoryLimit)
+// salvage export xlsx runs under (LimitMemory): the collector works harder
+// as the heap nears it rather than let garbage pile up.
+const MemoryLimit = 480 << 20
+
+// timelineBytes is the memory the Timeline sheet's timeline takes for
+// each record version of the case, at its peak (sorting the events).
+const timelineBytes = 450
+
+// LimitMemory sets the soft memory limit for writing the workbook of a
+// case of n record versions, and returns a function that puts the
+// previous limit back. The limit is MemoryLimit, or room for the timeline
+// and half as much again: a limit below what must stay in memory only
+// makes the collector run flat out.
+func LimitMemory(n int64) (restore func()) {
+	prev := debug.SetMemoryLimit(max(MemoryLimit, n*timelineBytes*3/2))
+	return func() { debug.SetMemoryLimit(prev) }
+}
 
 // Case is what a workbook is written from.
 type Case struct {
