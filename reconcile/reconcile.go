@@ -192,6 +192,8 @@ func (u *uf) union(a, b int) bool {
 
 // matcher joins evidence into bookings.
 type matcher struct {
+	// scratch holds resolve's candidate lists between bookings.
+	scratch  struct{ refs, names, emails, phones, starts, ends, items []candidate }
 	o        Options
 	items    []item
 	byID     map[string]int
@@ -664,7 +666,7 @@ func (m *matcher) bookings() Result {
 	sum := Summary{ByStatus: map[string]int{}, Review: map[string]int{}, Used: map[string]int{},
 		Unmatched: map[string]int{}, Ignored: map[string]int{}}
 	comps := m.components()
-	var out []Booking
+	out := make([]Booking, 0, len(comps))
 	for _, root := range slices.Sorted(maps.Keys(comps)) {
 		c := comps[root]
 		if !m.anyBookingish(c) {

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -45,6 +46,16 @@ func (m *matcher) pick(field string, cands []candidate) (candidate, *Conflict, b
 		return strings.Compare(m.items[a.item].r.ID, m.items[b.item].r.ID)
 	})
 	win := cands[0]
+	same := true
+	for _, c := range cands[1:] {
+		if c.key != win.key {
+			same = false
+			break
+		}
+	}
+	if same {
+		return win, nil, true
+	}
 	byKey := map[string]*ConflictValue{}
 	var order []string
 	for _, c := range cands {
@@ -112,8 +123,16 @@ func (m *matcher) resolve(c *component) Booking {
 		return win, true
 	}
 
-	// Reference.
-	var refs []candidate
+	// Reference. The candidate lists are the matcher's, used again for
+	// each booking: nothing keeps them once the booking is built.
+	sc := &m.scratch
+	defer func() {
+		for _, l := range []*[]candidate{&sc.refs, &sc.names, &sc.emails, &sc.phones, &sc.starts, &sc.ends, &sc.items} {
+			clear(*l)
+			*l = (*l)[:0]
+		}
+	}()
+	refs := sc.refs[:0]
 	for _, i := range items {
 		if it := m.items[i]; it.ref != "" {
 			// The form with separators, as the business writes it,
@@ -125,12 +144,13 @@ func (m *matcher) resolve(c *component) Booking {
 			refs = append(refs, candidate{value: it.ref, key: it.refKey, item: i, prio: p, at: it.r.OccurredAt, rule: "named by the evidence"})
 		}
 	}
+	sc.refs = refs
 	if _, ok := set("ref", refs, func(c candidate) { b.Ref = c.value }); !ok {
 		b.Ref, b.RefSynthetic = syntheticRef(b.Evidence), true
 	}
 
 	// Contact details.
-	var names, emails, phones []candidate
+	names, emails, phones := sc.names[:0], sc.emails[:0], sc.phones[:0]
 	for _, i := range items {
 		it := m.items[i]
 		p := m.contactPrio(i)
@@ -144,12 +164,13 @@ func (m *matcher) resolve(c *component) Booking {
 			phones = append(phones, candidate{value: it.phone, key: it.phone, item: i, prio: p, at: it.r.OccurredAt, rule: contactRule(p)})
 		}
 	}
+	sc.names, sc.emails, sc.phones = names, emails, phones
 	set("customer.name", names, func(c candidate) { b.Customer.Name = c.value })
 	set("customer.email", emails, func(c candidate) { b.Customer.Email = c.value })
 	set("customer.phone", phones, func(c candidate) { b.Customer.Phone = c.value })
 
 	// Dates and vehicle: the newest change email or calendar state.
-	var starts, ends, itemsC []candidate
+	starts, ends, itemsC := sc.starts[:0], sc.ends[:0], sc.items[:0]
 	for _, i := range items {
 		it := m.items[i]
 		f := it.r.Facts
@@ -163,15 +184,18 @@ func (m *matcher) resolve(c *component) Booking {
 			tp, rule = 1, "newest booking email or calendar event; only an all-day date"
 		}
 		if f.Start != nil {
-			starts = append(starts, candidate{value: f.Start.UTC().Format(time.RFC3339), key: f.Start.UTC().Format(time.RFC3339), item: i, prio: tp, at: it.r.OccurredAt, rule: rule})
+			v := f.Start.UTC().Format(time.RFC3339)
+			starts = append(starts, candidate{value: v, key: v, item: i, prio: tp, at: it.r.OccurredAt, rule: rule})
 		}
 		if f.End != nil {
-			ends = append(ends, candidate{value: f.End.UTC().Format(time.RFC3339), key: f.End.UTC().Format(time.RFC3339), item: i, prio: tp, at: it.r.OccurredAt, rule: rule})
+			v := f.End.UTC().Format(time.RFC3339)
+			ends = append(ends, candidate{value: v, key: v, item: i, prio: tp, at: it.r.OccurredAt, rule: rule})
 		}
 		if strings.TrimSpace(f.Item) != "" {
 			itemsC = append(itemsC, candidate{value: strings.TrimSpace(f.Item), key: it.plate, item: i, prio: 1, at: it.r.OccurredAt, rule: "newest booking email or calendar event"})
 		}
 	}
+	sc.starts, sc.ends, sc.items = starts, ends, itemsC
 	settleItems(itemsC)
 	starts, ends = m.settleAllDay(starts, false), m.settleAllDay(ends, true)
 	if w, ok := set("start", starts, func(c candidate) {}); ok {
@@ -602,7 +626,7 @@ func (m *matcher) status(items []int, b Booking) string {
 func (m *matcher) linksOf(root int) []Link {
 	ls := m.links[root] // each root's links go to one booking: sorted in place
 	slices.SortFunc(ls, func(a, b Link) int {
-		return strings.Compare(a.A+"\x00"+a.B+"\x00"+a.Reason, b.A+"\x00"+b.B+"\x00"+b.Reason)
+		return cmp.Or(strings.Compare(a.A, b.A), strings.Compare(a.B, b.B), strings.Compare(a.Reason, b.Reason))
 	})
 	return ls
 }
