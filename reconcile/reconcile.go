@@ -251,7 +251,7 @@ func newMatcher(recs []*evidence.Record, o Options) *matcher {
 			samples = append(samples, r.Facts.Phone)
 		}
 	}
-	m := &matcher{o: o, byID: map[string]int{}, links: map[int][]Link{}, weak: map[int]bool{},
+	m := &matcher{o: o, byID: make(map[string]int, len(recs)), links: map[int][]Link{}, weak: map[int]bool{},
 		phones: newPhoneNormalizer(samples), biz: businessAddresses(recs), loc: o.Config.Location(), names: map[string]string{}, itemKeys: map[string]string{}}
 	m.items = make([]item, len(recs))
 	for i, r := range recs {
@@ -389,7 +389,7 @@ func (m *matcher) hardLinks() {
 		}
 	}
 	// The same reference.
-	byRef := map[string]int{}
+	byRef := make(map[string]int, len(m.items)/4)
 	for i, it := range m.items {
 		if it.refKey == "" {
 			continue
