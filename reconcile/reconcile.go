@@ -436,14 +436,27 @@ func addOnce[T comparable](s []T, v T) []T {
 	return append(s, v)
 }
 
-func (m *matcher) components() map[int]*component {
-	out := make(map[int]*component, len(m.items)/4)
+// comps are the sets of items as they stand: byRoot[i] is the set whose
+// root is item i (nil when i is no root), roots the roots in order.
+type comps struct {
+	byRoot []*component
+	roots  []int
+}
+
+func (m *matcher) components() comps {
+	out := comps{byRoot: make([]*component, len(m.items))}
+	var slab []component // allocated a few thousand at a time
 	for i := range m.items {
 		root := m.u.find(i)
-		c := out[root]
+		c := out.byRoot[root]
 		if c == nil {
-			c = &component{root: root}
-			out[root] = c
+			if len(slab) == cap(slab) {
+				slab = make([]component, 0, 4096)
+			}
+			slab = append(slab, component{root: root})
+			c = &slab[len(slab)-1]
+			out.byRoot[root] = c
+			out.roots = append(out.roots, root)
 		}
 		c.items = append(c.items, i)
 		it := &m.items[i]
@@ -571,11 +584,12 @@ func similarNames(a, b []string) bool {
 // (email, phone, start day, amount), when the score is high enough and no
 // other set comes close.
 func (m *matcher) scoredLinks() {
-	comps := m.components()
+	cs := m.components()
+	slices.Sort(cs.roots)
+	comps := cs.byRoot
 	index := map[bkey][]int{}
-	var roots []int
-	for root, c := range comps {
-		roots = append(roots, root)
+	for _, root := range cs.roots {
+		c := comps[root]
 		if c.ref == "" {
 			continue
 		}
@@ -583,8 +597,7 @@ func (m *matcher) scoredLinks() {
 			index[k] = append(index[k], root)
 		}
 	}
-	slices.Sort(roots)
-	for _, root := range roots {
+	for _, root := range cs.roots {
 		c := comps[root]
 		if c.ref != "" || !m.anyBookingish(c) {
 			continue
@@ -676,10 +689,11 @@ func (m *matcher) anyBookingish(c *component) bool {
 func (m *matcher) bookings() Result {
 	sum := Summary{ByStatus: map[string]int{}, Review: map[string]int{}, Used: map[string]int{},
 		Unmatched: map[string]int{}, Ignored: map[string]int{}}
-	comps := m.components()
-	out := make([]Booking, 0, len(comps))
-	for _, root := range slices.Sorted(maps.Keys(comps)) {
-		c := comps[root]
+	cs := m.components()
+	slices.Sort(cs.roots)
+	out := make([]Booking, 0, len(cs.roots))
+	for _, root := range cs.roots {
+		c := cs.byRoot[root]
 		if !m.anyBookingish(c) {
 			for _, i := range c.items {
 				sum.Ignored[string(m.items[i].src)]++
