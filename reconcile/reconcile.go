@@ -369,21 +369,22 @@ func (m *matcher) link(a, b int, reason string, weight float64) bool {
 // same reference, Stripe's object graph, email threads, a calendar event
 // and the email that carried its invitation.
 func (m *matcher) hardLinks() {
-	// Stripe objects and calendar UIDs named by links.
+	// Stripe objects and calendar UIDs named by links. The target id is
+	// built in one buffer (a map lookup of string(buf) makes no string).
+	var target []byte
 	for i, it := range m.items {
 		for _, l := range it.r.Facts.Links {
-			var target string
 			switch l.Rel {
 			case "stripe_payment_intent", "stripe_charge", "stripe_checkout_session":
-				target = "stripe:" + l.ID
+				target = append(append(target[:0], "stripe:"...), l.ID...)
 			case "in_reply_to", "references":
-				target = "mail:<" + strings.Trim(l.ID, "<>") + ">"
+				target = append(append(append(target[:0], "mail:<"...), strings.Trim(l.ID, "<>")...), '>')
 			case "ical_uid":
-				target = "ics:" + l.ID
+				target = append(append(target[:0], "ics:"...), l.ID...)
 			default:
 				continue
 			}
-			if j, ok := m.byID[target]; ok && j != i {
+			if j, ok := m.byID[string(target)]; ok && j != i {
 				m.link(i, j, l.Rel, 1)
 			}
 		}
