@@ -145,59 +145,62 @@ func (w *writer) bookings(ctx context.Context) error {
 	if err := cs.next(); err != nil {
 		return err
 	}
-	type built struct {
-		row       []any
-		conflicts [][]any
-		review    bool
-	}
 	bar := w.bar("workbook: bookings", w.n)
 	defer bar.Done()
-	err = pipe(ctx, func(ctx context.Context, send func(built) bool) error {
+	// The bookings that need review, then the others; each decoded and
+	// built on every core.
+	type item struct {
+		i   int32
+		raw []byte
+	}
+	items := func(yield func(item, error) bool) {
 		for _, first := range []bool{true, false} {
 			i := -1
 			for raw, err := range w.c.Bookings() {
 				if err != nil {
-					return err
+					yield(item{}, err)
+					return
 				}
 				i++
 				if i >= w.n || w.review[i] != first {
 					continue
 				}
-				var b reconcile.Booking
-				if err := gojson.Unmarshal(raw, &b); err != nil {
-					return fmt.Errorf("booking %s: %w", w.refs[i], err)
-				}
-				row := make([]any, nBookingCols)
-				if err := w.bookingRow(row, int32(i), &b); err != nil {
-					return err
-				}
-				if !send(built{row: row, conflicts: w.conflictRows(int32(i), &b), review: b.NeedsReview}) {
-					return ctx.Err()
+				if !yield(item{int32(i), raw}, nil) {
+					return
 				}
 			}
 			if i+1 != w.n {
-				return fmt.Errorf("the bookings changed while the workbook was written (%d, then %d): write it again", w.n, i+1)
+				yield(item{}, fmt.Errorf("the bookings changed while the workbook was written (%d, then %d): write it again", w.n, i+1))
+				return
 			}
 		}
-		return nil
-	}, func(b built) error {
-		if err := bs.add(b.row); err != nil {
-			return err
+	}
+	err = encodeRows(ctx, bs, items, func(_ int, it item) ([]any, [][]any, error) {
+		var b reconcile.Booking
+		if err := gojson.Unmarshal(it.raw, &b); err != nil {
+			return nil, nil, fmt.Errorf("booking %s: %w", w.refs[it.i], err)
 		}
-		for _, c := range b.conflicts {
+		row := make([]any, nBookingCols)
+		if err := w.bookingRow(row, it.i, &b); err != nil {
+			return nil, nil, err
+		}
+		return row, w.conflictRows(it.i, &b), nil
+	}, func(conflicts [][]any) error {
+		for _, c := range conflicts {
 			if err := cs.add(c); err != nil {
 				return err
 			}
 		}
-		w.stats.Bookings++
-		bar.Add(1)
-		if b.review {
-			w.stats.NeedsReview++
-		}
 		return nil
-	})
+	}, bar)
 	if err != nil {
 		return err
+	}
+	w.stats.Bookings = bs.written
+	for _, r := range w.review {
+		if r {
+			w.stats.NeedsReview++
+		}
 	}
 	if err := bs.close(); err != nil {
 		return err

@@ -76,7 +76,10 @@ func (w *writer) evidenceSheet(ctx context.Context) error {
 		}
 	}
 	// Describing an email means decoding it: rows are built on every core.
-	err := encodeRows(ctx, es, items, func(j int, it item) ([]any, error) { return w.evidenceRow(j, it.id, it.r) }, bar)
+	err := encodeRows(ctx, es, items, func(j int, it item) ([]any, [][]any, error) {
+		row, err := w.evidenceRow(j, it.id, it.r)
+		return row, nil, err
+	}, nil, bar)
 	if err != nil {
 		return err
 	}

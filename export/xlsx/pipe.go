@@ -14,13 +14,16 @@ const rowBatch = 128
 // a goroutine of its own (a store query: decoding the facts), a batch at
 // a time; the batches are built (build gets the row's index and its item)
 // and encoded on every core; and this goroutine writes them in order, the
-// compressing done on another.
-func encodeRows[T any](ctx context.Context, s *stream, items iter.Seq2[T, error], build func(i int, v T) ([]any, error), bar Bar) error {
+// compressing done on another. build may give rows for another sheet too
+// (a booking's conflicts): they are handed to extra, in order, after the
+// item's row is written.
+func encodeRows[T any](ctx context.Context, s *stream, items iter.Seq2[T, error], build func(i int, v T) (row []any, more [][]any, err error), extra func([][]any) error, bar Bar) error {
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
 		rows [][]byte
+		more [][][]any
 		err  error
 	}
 	type job struct {
@@ -78,8 +81,14 @@ func encodeRows[T any](ctx context.Context, s *stream, items iter.Seq2[T, error]
 		wg.Go(func() {
 			for j := range jobs {
 				r := result{rows: make([][]byte, len(j.items))}
+				if extra != nil {
+					r.more = make([][][]any, len(j.items))
+				}
 				for n, v := range j.items {
-					cells, err := build(j.first+n, v)
+					cells, more, err := build(j.first+n, v)
+					if extra != nil {
+						r.more[n] = more
+					}
 					if err == nil {
 						r.rows[n], err = appendRow(nil, s.rowNumber(j.first+n), cells)
 					}
@@ -98,10 +107,15 @@ func encodeRows[T any](ctx context.Context, s *stream, items iter.Seq2[T, error]
 		if err = r.err; err != nil {
 			break
 		}
-		for _, row := range r.rows {
+		for n, row := range r.rows {
 			bar.Add(1)
 			if err = s.addEncoded(row); err != nil {
 				break
+			}
+			if extra != nil && len(r.more[n]) > 0 {
+				if err = extra(r.more[n]); err != nil {
+					break
+				}
 			}
 		}
 		if err != nil {

@@ -52,7 +52,7 @@ func (w *writer) timelineSheet(ctx context.Context) error {
 			}
 		}
 	}
-	err = encodeRows(ctx, ts, items, func(_ int, r timeline.Row) ([]any, error) {
+	err = encodeRows(ctx, ts, items, func(_ int, r timeline.Row) ([]any, [][]any, error) {
 		row := make([]any, len(timelineCols))
 		if !r.Local.IsZero() {
 			t := r.Local
@@ -73,8 +73,8 @@ func (w *writer) timelineSheet(ctx context.Context) error {
 		row[9] = w.wrapped(r.Basis)
 		row[10] = w.wrapped(fit(strings.Join(r.Evidence, "\n"), limit))
 		row[11] = text(strings.Join(r.Via, ", "), limit)
-		return row, nil
-	}, bar)
+		return row, nil, nil
+	}, nil, bar)
 	if err != nil {
 		return err
 	}

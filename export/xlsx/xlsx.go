@@ -167,7 +167,8 @@ type light struct {
 		Name  string `json:"name"`
 		Email string `json:"email"`
 	} `json:"customer"`
-	Item string `json:"item"`
+	Item     string `json:"item"`
+	Currency string `json:"currency"`
 }
 
 // used is one evidence record used by a booking: its id is
@@ -197,8 +198,12 @@ type writer struct {
 	perPage  int
 	stats    Stats
 	styles   styles
-	// mu guards styles.money, made as rows are built.
+	// mu guards styles.money.
 	mu sync.Mutex
+	// sealed: no more money styles are made (rows are built on several
+	// cores, and styles made in the order rows happen to be built would
+	// number differently from one run to the next).
+	sealed bool
 }
 
 type styles struct {
@@ -306,6 +311,14 @@ func (w *writer) moneyStyle(cur string) (int, error) {
 	if id, ok := w.styles.money[cur]; ok {
 		return id, nil
 	}
+	if w.sealed {
+		// A currency no booking has (a record's): its amount with two
+		// decimals, the Currency column beside it says which.
+		cur = ""
+		if id, ok := w.styles.money[cur]; ok {
+			return id, nil
+		}
+	}
 	digits := Digits(cur)
 	format := "#,##0"
 	if digits > 0 {
@@ -336,6 +349,7 @@ func Digits(cur string) int {
 // scan is the first pass: which bookings need review (they come first),
 // which evidence each uses, and how wide the text columns are.
 func (w *writer) scan(ctx context.Context) error {
+	currencies := map[string]bool{}
 	for raw, err := range w.c.Bookings() {
 		if err != nil {
 			return err
@@ -366,7 +380,17 @@ func (w *writer) scan(ctx context.Context) error {
 		w.widen(colName, b.Customer.Name)
 		w.widen(colEmail, b.Customer.Email)
 		w.widen(colItem, b.Item)
+		currencies[b.Currency] = true
 	}
+	// Every booking's currency gets its style now, in order, and an
+	// unnamed one for any other.
+	currencies[""] = true
+	for _, cur := range sortedKeys(currencies) {
+		if _, err := w.moneyStyle(cur); err != nil {
+			return err
+		}
+	}
+	w.sealed = true
 	// Bookings that need review first, each group in the reconciler's
 	// order.
 	w.pos = make([]int32, w.n)
