@@ -72,10 +72,14 @@ type phoneNormalizer struct {
 	cache  map[string]string
 }
 
+// phoneSamples is how many phone numbers newPhoneNormalizer needs: enough
+// to tell where most customers are.
+const phoneSamples = 5000
+
 func newPhoneNormalizer(samples []string) *phoneNormalizer {
 	counts := map[int32]int{}
-	if len(samples) > 5000 {
-		samples = samples[:5000] // enough to tell where most customers are
+	if len(samples) > phoneSamples {
+		samples = samples[:phoneSamples]
 	}
 	for _, s := range samples {
 		s = strings.TrimSpace(s)

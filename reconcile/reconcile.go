@@ -92,8 +92,8 @@ type item struct {
 // used). The result is deterministic: the same records in any order give
 // the same bookings in the same order (by start, then ref).
 func Reconcile(records []evidence.Record, o Options) Result {
-	recs := bestVersions(records)
-	m := newMatcher(recs, o)
+	recs, at := bestVersions(records)
+	m := newMatcher(recs, at, len(records), o)
 	if o.Consume {
 		// What matching and resolution need of the attributes is in the
 		// items now: the collector need not scan them again.
@@ -115,7 +115,9 @@ func Reconcile(records []evidence.Record, o Options) Result {
 // the object: for calendar events the highest SEQUENCE, then not the copy
 // inside an email (an invitation is the event as first sent), then the
 // newest; for everything else the newest.
-func bestVersions(records []evidence.Record) []*evidence.Record {
+//
+// at[k] is the index in records of recs[k].
+func bestVersions(records []evidence.Record) (recs []*evidence.Record, at []int32) {
 	// Sorted by id (then input order), not grouped in a map: a million ids
 	// sort faster than they hash into a map, and come out in order.
 	type entry struct {
@@ -129,19 +131,21 @@ func bestVersions(records []evidence.Record) []*evidence.Record {
 		}
 	}
 	slices.SortFunc(es, func(a, b entry) int { return cmp.Or(strings.Compare(a.id, b.id), cmp.Compare(a.i, b.i)) })
-	out := make([]*evidence.Record, 0, len(es))
+	recs = make([]*evidence.Record, 0, len(es))
+	at = make([]int32, 0, len(es))
 	for i := 0; i < len(es); {
-		best := &records[es[i].i]
+		best := es[i].i
 		j := i + 1
 		for ; j < len(es) && es[j].id == es[i].id; j++ {
-			if r := &records[es[j].i]; better(r, best) {
-				best = r
+			if better(&records[es[j].i], &records[best]) {
+				best = es[j].i
 			}
 		}
-		out = append(out, best)
+		recs = append(recs, &records[best])
+		at = append(at, int32(best))
 		i = j
 	}
-	return out
+	return recs, at
 }
 
 func better(a, b *evidence.Record) bool {
@@ -244,19 +248,43 @@ func (m *matcher) normName(s string) string {
 	return v
 }
 
-func newMatcher(recs []*evidence.Record, o Options) *matcher {
+// newMatcher makes the items of recs; at[k] is recs[k]'s index among the n
+// records they were chosen from.
+func newMatcher(recs []*evidence.Record, at []int32, n int, o Options) *matcher {
+	// Items are in id order, but made in the records' own order: reading a
+	// million records one after the other is much faster than in id order,
+	// all over memory.
+	inOrder := make([]int32, 0, len(recs)) // item indexes, in record order
+	{
+		item := make([]int32, n)
+		for i := range item {
+			item[i] = -1
+		}
+		for k, i := range at {
+			item[i] = int32(k)
+		}
+		for _, k := range item {
+			if k >= 0 {
+				inOrder = append(inOrder, k)
+			}
+		}
+	}
 	var samples []string
 	for _, r := range recs {
 		if r.Facts.Phone != "" {
 			samples = append(samples, r.Facts.Phone)
+			if len(samples) == phoneSamples {
+				break
+			}
 		}
 	}
 	m := &matcher{o: o, byID: make(map[string]int, len(recs)), links: map[int][]Link{}, weak: map[int]bool{},
-		phones: newPhoneNormalizer(samples), biz: businessAddresses(recs), loc: o.Config.Location(), names: map[string]string{}, itemKeys: map[string]string{}}
+		phones: newPhoneNormalizer(samples), biz: businessAddresses(recs, inOrder), loc: o.Config.Location(), names: map[string]string{}, itemKeys: map[string]string{}}
 	m.items = make([]item, len(recs))
-	for i, r := range recs {
-		m.items[i] = m.item(r)
-		m.byID[r.ID] = i
+	for _, k := range inOrder {
+		r := recs[k]
+		m.items[k] = m.item(r)
+		m.byID[r.ID] = int(k)
 	}
 	m.u = newUF(len(m.items))
 	for i, it := range m.items {
@@ -267,10 +295,12 @@ func newMatcher(recs []*evidence.Record, o Options) *matcher {
 
 // businessAddresses are the addresses in most of the mail: the mailbox's
 // own, whatever the business is called.
-func businessAddresses(recs []*evidence.Record) map[string]bool {
+// order lists the indexes of recs to read, in the order that is quickest.
+func businessAddresses(recs []*evidence.Record, order []int32) map[string]bool {
 	counts := map[string]int{}
 	n := 0
-	for _, r := range recs {
+	for _, k := range order {
+		r := recs[k]
 		if r.Source != evidence.Mail {
 			continue
 		}
