@@ -207,6 +207,8 @@ func (u *uf) union(a, b int) bool {
 
 // matcher joins evidence into bookings.
 type matcher struct {
+	// inOrder lists the items in their records' order (see newMatcher).
+	inOrder []int32
 	// scratch holds resolve's candidate lists between bookings.
 	scratch  struct{ refs, names, emails, phones, starts, ends, items []candidate }
 	o        Options
@@ -280,6 +282,7 @@ func newMatcher(recs []*evidence.Record, at []int32, n int, o Options) *matcher 
 	}
 	m := &matcher{o: o, byID: make(map[string]int, len(recs)), links: map[int][]Link{}, weak: map[int]bool{},
 		phones: newPhoneNormalizer(samples), biz: businessAddresses(recs, inOrder), loc: o.Config.Location(), names: map[string]string{}, itemKeys: map[string]string{}}
+	m.inOrder = inOrder
 	m.items = make([]item, len(recs))
 	for _, k := range inOrder {
 		r := recs[k]
@@ -401,9 +404,17 @@ func (m *matcher) link(a, b int, reason string, weight float64) bool {
 func (m *matcher) hardLinks() {
 	// Stripe objects and calendar UIDs named by links. The target id is
 	// built in one buffer (a map lookup of string(buf) makes no string).
+	// The records are read in their own order (quicker than all over
+	// memory), and the links made in item order, as they always were.
+	type pair struct {
+		i, n, j int32
+		rel     string
+	}
+	var pairs []pair
 	var target []byte
-	for i, it := range m.items {
-		for _, l := range it.r.Facts.Links {
+	for _, k := range m.inOrder {
+		i := int(k)
+		for n, l := range m.items[i].r.Facts.Links {
 			switch l.Rel {
 			case "stripe_payment_intent", "stripe_charge", "stripe_checkout_session":
 				target = append(append(target[:0], "stripe:"...), l.ID...)
@@ -415,9 +426,13 @@ func (m *matcher) hardLinks() {
 				continue
 			}
 			if j, ok := m.byID[string(target)]; ok && j != i {
-				m.link(i, j, l.Rel, 1)
+				pairs = append(pairs, pair{k, int32(n), int32(j), l.Rel})
 			}
 		}
+	}
+	slices.SortFunc(pairs, func(a, b pair) int { return cmp.Or(cmp.Compare(a.i, b.i), cmp.Compare(a.n, b.n)) })
+	for _, p := range pairs {
+		m.link(int(p.i), int(p.j), p.rel, 1)
 	}
 	// The same reference.
 	byRef := make(map[string]int, len(m.items)/4)
