@@ -207,6 +207,8 @@ func (u *uf) union(a, b int) bool {
 
 // matcher joins evidence into bookings.
 type matcher struct {
+	// items are in record id order (one per id): comparing two items'
+	// indexes compares their ids.
 	// inOrder lists the items in their records' order (see newMatcher).
 	inOrder []int32
 	// scratch holds resolve's candidate lists between bookings.

@@ -43,7 +43,7 @@ func (m *matcher) pick(field string, cands []candidate) (candidate, *Conflict, b
 		if c := b.at.Compare(a.at); c != 0 {
 			return c
 		}
-		return strings.Compare(m.items[a.item].r.ID, m.items[b.item].r.ID)
+		return cmp.Compare(a.item, b.item) // items are in id order
 	})
 	win := cands[0]
 	same := true
@@ -102,7 +102,7 @@ func (m *matcher) contactPrio(i int) int {
 func (m *matcher) resolve(c *component) Booking {
 	b := Booking{Provenance: map[string]Source{}}
 	items := slices.Clone(c.items)
-	slices.SortFunc(items, func(x, y int) int { return strings.Compare(m.items[x].r.ID, m.items[y].r.ID) })
+	slices.Sort(items) // by id: items are in id order
 	sources := map[string]bool{}
 	for _, i := range items {
 		b.Evidence = append(b.Evidence, m.items[i].r.ID)
