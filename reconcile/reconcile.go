@@ -771,16 +771,7 @@ func (m *matcher) bookings() Result {
 			sum.Review[r.Code]++
 		}
 	}
-	slices.SortFunc(out, func(a, b Booking) int {
-		var ta, tb time.Time
-		if a.Start != nil {
-			ta = *a.Start
-		}
-		if b.Start != nil {
-			tb = *b.Start
-		}
-		return cmp.Or(ta.Compare(tb), strings.Compare(a.Ref, b.Ref))
-	})
+	sortBookings(out)
 	sum.Bookings = len(out)
 	return Result{Bookings: out, Summary: sum}
 }
@@ -829,4 +820,43 @@ func Trim(r *evidence.Record) {
 		}
 	}
 	r.Facts.Attrs = kept
+}
+
+// sortBookings sorts bookings by start (none first), then reference. It
+// sorts small keys and moves each booking once: a booking is a few
+// hundred bytes, slow to swap about (and to pass to a comparison).
+func sortBookings(bs []Booking) {
+	type key struct {
+		start time.Time
+		ref   string
+		i     int
+	}
+	keys := make([]key, len(bs))
+	for i := range bs {
+		keys[i] = key{ref: bs[i].Ref, i: i}
+		if bs[i].Start != nil {
+			keys[i].start = *bs[i].Start
+		}
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		return cmp.Or(a.start.Compare(b.start), strings.Compare(a.ref, b.ref), cmp.Compare(a.i, b.i))
+	})
+	// bs[k] is to hold what bs[keys[k].i] holds: follow each cycle.
+	for first := range keys {
+		if keys[first].i < 0 {
+			continue
+		}
+		held := bs[first]
+		k := first
+		for {
+			from := keys[k].i
+			keys[k].i = -1
+			if from == first {
+				bs[k] = held
+				break
+			}
+			bs[k] = bs[from]
+			k = from
+		}
+	}
 }
