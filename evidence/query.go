@@ -113,21 +113,26 @@ func (s *Store) Records(ctx context.Context, q Query) iter.Seq2[Record, error] {
 			return
 		}
 		defer rows.Close()
+		// The few values many records share (source, channel, kind, zone,
+		// pack file) are one string each, not one per record; the facts
+		// are decoded from the driver's bytes, not copied twice first.
+		var in interner
 		for rows.Next() {
 			var (
-				r         Record
-				occurred  sql.NullInt64
-				facts     string
-				sum       []byte
-				imported  int64
-				pack      string
-				off, size int64
+				r                     Record
+				occurred              sql.NullInt64
+				src, via, kind, zone  sql.RawBytes
+				facts, sum, packBytes sql.RawBytes
+				imported              int64
+				off, size             int64
 			)
-			if err := rows.Scan(&r.ID, &r.Version, &r.Source, &r.Via, &r.Kind, &occurred, &r.Zone, &facts, &r.Digest,
-				&sum, &pack, &off, &size, &r.Locator, &r.JobID, &imported); err != nil {
+			if err := rows.Scan(&r.ID, &r.Version, &src, &via, &kind, &occurred, &zone, &facts, &r.Digest,
+				&sum, &packBytes, &off, &size, &r.Locator, &r.JobID, &imported); err != nil {
 				yield(Record{}, fmt.Errorf("read records: %w", err))
 				return
 			}
+			r.Source, r.Via, r.Kind, r.Zone = Source(in.get(src)), in.get(via), in.get(kind), in.get(zone)
+			pack := in.get(packBytes)
 			if q.WithRaw {
 				var err error
 				if r.Raw, err = s.raw.read(pack, off, size); err != nil {
@@ -140,7 +145,7 @@ func (s *Store) Records(ctx context.Context, q Query) iter.Seq2[Record, error] {
 			}
 			r.ImportedAt = time.Unix(0, imported).UTC()
 			copy(r.SHA256[:], sum)
-			if err := gojson.Unmarshal([]byte(facts), &r.Facts); err != nil {
+			if err := gojson.Unmarshal(facts, &r.Facts); err != nil {
 				yield(Record{}, fmt.Errorf("record %s v%d: facts: %w", r.ID, r.Version, err))
 				return
 			}
@@ -180,4 +185,24 @@ func (s *Store) RejectedInputs(ctx context.Context, withRaw bool) ([]Rejected, e
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// interner gives one string for each of a few values seen again and again.
+type interner map[string]string
+
+// maxInterned bounds an interner: past it, values are not kept.
+const maxInterned = 4096
+
+func (in *interner) get(b []byte) string {
+	if s, ok := (*in)[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if *in == nil {
+		*in = interner{}
+	}
+	if len(*in) < maxInterned {
+		(*in)[s] = s
+	}
+	return s
 }

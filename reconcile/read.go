@@ -11,7 +11,15 @@ import (
 // Read reads every version of every record of the case, as Reconcile
 // takes them, each trimmed as it is read (Trim).
 func Read(ctx context.Context, s *evidence.Store) ([]evidence.Record, error) {
-	var records []evidence.Record
+	// Room for them all at once: a slice of a million records doubling
+	// as it grows held two copies, half empty, at its peak.
+	var n int64
+	if st, err := s.Stats(ctx); err == nil {
+		for _, v := range st.Versions {
+			n += v
+		}
+	}
+	records := make([]evidence.Record, 0, n)
 	for r, err := range s.Records(ctx, evidence.Query{AllVersions: true}) { // Reconcile picks the version that describes each object best
 		if err != nil {
 			return nil, err
