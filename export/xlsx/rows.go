@@ -2,7 +2,6 @@ package xlsx
 
 import (
 	"bytes"
-	"compress/flate"
 	"fmt"
 	"hash/crc32"
 	"math"
@@ -10,6 +9,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/klauspost/compress/flate"
 	"github.com/xuri/excelize/v2"
 )
 

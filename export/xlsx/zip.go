@@ -3,7 +3,6 @@ package xlsx
 import (
 	"archive/zip"
 	"bytes"
-	"compress/flate"
 	"errors"
 	"fmt"
 	"hash"
@@ -13,6 +12,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/klauspost/compress/flate"
 )
 
 // sortedZip is the archive excelize writes the workbook into: each part is
