@@ -85,7 +85,7 @@ func (c *rulesTestCmd) run(cmd *cobra.Command, path string) error {
 	in := extract.Input{Source: source, Subject: c.subject, Text: string(raw)}
 	out := cmd.OutOrStdout()
 	if m, err := mail.Decode(raw); err == nil && c.source == "" && c.subject == "" {
-		in = extract.Input{Source: evidence.Mail, Subject: m.Subject, Text: m.Reply}
+		in = extract.Input{Source: evidence.Mail, Subject: m.Subject, Text: m.Reply()}
 		if m.From != nil {
 			in.From = strings.ToLower(m.From.Address)
 		}
@@ -93,7 +93,7 @@ func (c *rulesTestCmd) run(cmd *cobra.Command, path string) error {
 		if len(m.Problems) > 0 {
 			fmt.Fprintf(out, "  decoded in part: %s\n", strings.Join(m.Problems, "; "))
 		}
-		if cut := nonBlankLines(m.Text) - nonBlankLines(m.Reply); cut > 0 {
+		if cut := nonBlankLines(m.Text) - nonBlankLines(m.Reply()); cut > 0 {
 			fmt.Fprintf(out, "  %d quoted line(s) of earlier messages left out\n", cut)
 		}
 	} else {

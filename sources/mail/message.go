@@ -94,8 +94,8 @@ type Message struct {
 	References []string
 	// Text is the body as plain text, before quoted replies are cut.
 	Text string
-	// Reply is Text without the quoted earlier messages.
-	Reply       string
+	// reply caches Reply.
+	reply       *string
 	Invitations [][]byte
 	Problems    []string
 }
@@ -148,8 +148,17 @@ func Decode(raw []byte) (*Message, error) {
 	case html != "":
 		m.Text = extract.PlainText(html)
 	}
-	m.Reply = StripQuoted(m.Text)
 	return m, nil
+}
+
+// Reply is Text without the quoted earlier messages (worked out when first
+// asked: describing a message for a person needs only Text).
+func (m *Message) Reply() string {
+	if m.reply == nil {
+		r := StripQuoted(m.Text)
+		m.reply = &r
+	}
+	return *m.reply
 }
 
 // readParts walks the MIME tree and keeps the first text part, the first
@@ -324,7 +333,7 @@ func (p *Parser) Parse(ctx context.Context, raw []byte, via, locator string, att
 	if m.From != nil {
 		from = strings.ToLower(m.From.Address)
 	}
-	res := p.x.Extract(extract.Input{Source: evidence.Mail, From: from, Subject: m.Subject, Text: m.Reply})
+	res := p.x.Extract(extract.Input{Source: evidence.Mail, From: from, Subject: m.Subject, Text: m.Reply()})
 	f := res.Facts
 	f.Attrs = map[string]string{}
 	for k, v := range res.By {
