@@ -491,7 +491,10 @@ type comps struct {
 	roots  []int
 }
 
-func (m *matcher) components() comps {
+// components groups the items by set. values says whether each set's
+// values (emails, phones, days, …) are wanted, for scoring; without them,
+// a set is its items.
+func (m *matcher) components(values bool) comps {
 	out := comps{byRoot: make([]*component, len(m.items))}
 	var slab []component // allocated a few thousand at a time
 	for i := range m.items {
@@ -510,6 +513,9 @@ func (m *matcher) components() comps {
 		it := &m.items[i]
 		if it.refKey != "" {
 			c.ref = it.refKey
+		}
+		if !values {
+			continue
 		}
 		if it.email != "" {
 			c.emails = addOnce(c.emails, it.email)
@@ -632,7 +638,7 @@ func similarNames(a, b []string) bool {
 // (email, phone, start day, amount), when the score is high enough and no
 // other set comes close.
 func (m *matcher) scoredLinks() {
-	cs := m.components()
+	cs := m.components(true)
 	slices.Sort(cs.roots)
 	comps := cs.byRoot
 	index := map[bkey][]int{}
@@ -737,7 +743,7 @@ func (m *matcher) anyBookingish(c *component) bool {
 func (m *matcher) bookings() Result {
 	sum := Summary{ByStatus: map[string]int{}, Review: map[string]int{}, Used: map[string]int{},
 		Unmatched: map[string]int{}, Ignored: map[string]int{}}
-	cs := m.components()
+	cs := m.components(false)
 	slices.Sort(cs.roots)
 	out := make([]Booking, 0, len(cs.roots))
 	for _, root := range cs.roots {
