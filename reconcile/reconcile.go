@@ -73,6 +73,13 @@ type item struct {
 	end    *time.Time
 	plate  string
 	amount *int64
+	// day is start's local date; moment is when money or a confirmation
+	// changed hands (Stripe payments, receipts, confirmation emails), in
+	// unix minutes, 0 when not (a record stamped at the epoch has no real
+	// time): what scoring needs of the record, kept
+	// here so that grouping reads no record.
+	day    string
+	moment int64
 	// bookingish: the record says something about a booking (a
 	// reference, dates, an amount paid), not only about a person.
 	bookingish bool
@@ -387,6 +394,12 @@ func (m *matcher) item(r *evidence.Record) item {
 	default:
 		it.bookingish = it.ref != "" || it.start != nil || (it.amount != nil && f.Status != "")
 	}
+	if it.start != nil {
+		it.day = it.start.In(m.loc).Format(time.DateOnly) // local: an all-day date is local midnight
+	}
+	if t := r.OccurredAt; !t.IsZero() && (it.src != evidence.Mail || f.Status != "") {
+		it.moment = t.Unix() / 60
+	}
 	return it
 }
 
@@ -528,7 +541,7 @@ func (m *matcher) components(values bool) comps {
 		}
 		if it.start != nil {
 			c.starts = addOnce(c.starts, it.start.Unix()/60)
-			c.days = addOnce(c.days, it.start.In(m.loc).Format(time.DateOnly)) // local: an all-day date is local midnight
+			c.days = addOnce(c.days, it.day)
 		}
 		if it.plate != "" {
 			c.plates = addOnce(c.plates, it.plate)
@@ -536,8 +549,8 @@ func (m *matcher) components(values bool) comps {
 		if it.amount != nil {
 			c.amts = addOnce(c.amts, *it.amount)
 		}
-		if t := it.r.OccurredAt; !t.IsZero() && (it.src != evidence.Mail || it.r.Facts.Status != "") {
-			c.moments = addOnce(c.moments, t.Unix()/60)
+		if it.moment != 0 {
+			c.moments = addOnce(c.moments, it.moment)
 		}
 	}
 	return out
