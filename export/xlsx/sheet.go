@@ -27,9 +27,11 @@ type column struct {
 	wrap bool
 }
 
-// stream writes one logical sheet through excelize's StreamWriter,
-// continuing on "Name (2)", "Name (3)", … when a sheet is full, each with
-// the header row, widths and frozen header.
+// stream writes one logical sheet, continuing on "Name (2)", "Name (3)",
+// … when a sheet is full. Each sheet is made by excelize's StreamWriter
+// (header row, widths, frozen header, autofilter, the caller's formats)
+// with a placeholder row; the data rows are encoded by salvage (rows.go)
+// and take the placeholder's place in the archive.
 type stream struct {
 	f       *excelize.File
 	base    string
