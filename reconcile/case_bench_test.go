@@ -28,10 +28,7 @@ func benchCase(b *testing.B, bookings int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var n int64
-	for _, v := range st.Versions {
-		n += v
-	}
+	n := st.AllVersions()
 	defer debug.SetGCPercent(debug.SetGCPercent(400)) // as cmd/salvage runs
 	runtime.GC()
 	b.ResetTimer()

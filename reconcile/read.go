@@ -15,9 +15,7 @@ func Read(ctx context.Context, s *evidence.Store) ([]evidence.Record, error) {
 	// as it grows held two copies, half empty, at its peak.
 	var n int64
 	if st, err := s.Stats(ctx); err == nil {
-		for _, v := range st.Versions {
-			n += v
-		}
+		n = st.AllVersions()
 	}
 	records := make([]evidence.Record, 0, n)
 	for r, err := range s.Records(ctx, evidence.Query{AllVersions: true}) { // Reconcile picks the version that describes each object best

@@ -24,11 +24,7 @@ func (c *exportCmd) exportXLSX(ctx context.Context, w io.Writer, s *evidence.Sto
 		if err != nil {
 			return 0, err
 		}
-		var versions int64
-		for _, n := range st.Versions {
-			versions += n
-		}
-		defer xlsx.LimitMemory(versions)()
+		defer xlsx.LimitMemory(st.AllVersions())()
 	}
 	in, err := workbookCase(ctx, s)
 	if err != nil {

@@ -77,9 +77,7 @@ func (c *reconcileCmd) run(cmd *cobra.Command) error {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		var n int64
 		if st, err := s.Stats(ctx); err == nil {
-			for _, v := range st.Versions {
-				n += v
-			}
+			n = st.AllVersions()
 		}
 		var restore func()
 		fit, restore = reconcile.LimitMemory(n)

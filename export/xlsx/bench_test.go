@@ -84,11 +84,7 @@ func benchWorkbook(b *testing.B, n int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var versions int64
-	for _, n := range st.Versions {
-		versions += n
-	}
-	defer LimitMemory(versions)()
+	defer LimitMemory(st.AllVersions())()
 	b.ResetTimer()
 	var peak uint64
 	var ws Stats
