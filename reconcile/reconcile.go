@@ -137,7 +137,7 @@ func bestVersions(records []evidence.Record) (recs []*evidence.Record, at []int3
 			es = append(es, entry{records[i].ID, i})
 		}
 	}
-	slices.SortFunc(es, func(a, b entry) int { return cmp.Or(strings.Compare(a.id, b.id), cmp.Compare(a.i, b.i)) })
+	sortOnAll(es, func(a, b entry) int { return cmp.Or(strings.Compare(a.id, b.id), cmp.Compare(a.i, b.i)) })
 	recs = make([]*evidence.Record, 0, len(es))
 	at = make([]int32, 0, len(es))
 	for i := 0; i < len(es); {
@@ -425,26 +425,31 @@ func (m *matcher) hardLinks() {
 		i, n, j int32
 		rel     string
 	}
-	var pairs []pair
-	var target []byte
-	for _, k := range m.inOrder {
-		i := int(k)
-		for n, l := range m.items[i].r.Facts.Links {
-			switch l.Rel {
-			case "stripe_payment_intent", "stripe_charge", "stripe_checkout_session":
-				target = append(append(target[:0], "stripe:"...), l.ID...)
-			case "in_reply_to", "references":
-				target = append(append(append(target[:0], "mail:<"...), strings.Trim(l.ID, "<>")...), '>')
-			case "ical_uid":
-				target = append(append(target[:0], "ics:"...), l.ID...)
-			default:
-				continue
-			}
-			if j, ok := m.byID[string(target)]; ok && j != i {
-				pairs = append(pairs, pair{k, int32(n), int32(j), l.Rel})
+	found := make([][]pair, parts(len(m.inOrder)))
+	splitWork(len(m.inOrder), func(part, from, to int) {
+		var pairs []pair
+		var target []byte
+		for _, k := range m.inOrder[from:to] {
+			i := int(k)
+			for n, l := range m.items[i].r.Facts.Links {
+				switch l.Rel {
+				case "stripe_payment_intent", "stripe_charge", "stripe_checkout_session":
+					target = append(append(target[:0], "stripe:"...), l.ID...)
+				case "in_reply_to", "references":
+					target = append(append(append(target[:0], "mail:<"...), strings.Trim(l.ID, "<>")...), '>')
+				case "ical_uid":
+					target = append(append(target[:0], "ics:"...), l.ID...)
+				default:
+					continue
+				}
+				if j, ok := m.byID[string(target)]; ok && j != i {
+					pairs = append(pairs, pair{k, int32(n), int32(j), l.Rel})
+				}
 			}
 		}
-	}
+		found[part] = pairs
+	})
+	pairs := slices.Concat(found...)
 	slices.SortFunc(pairs, func(a, b pair) int { return cmp.Or(cmp.Compare(a.i, b.i), cmp.Compare(a.n, b.n)) })
 	for _, p := range pairs {
 		m.link(int(p.i), int(p.j), p.rel, 1)

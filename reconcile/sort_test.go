@@ -43,3 +43,44 @@ func TestSortBookings(t *testing.T) {
 		}
 	}
 }
+
+// sortOnAll gives what slices.SortFunc gives, above and below the size it
+// splits at.
+func TestSortOnAll(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{0, 1, 10, parallelMin - 1, parallelMin, 3*parallelMin + 7} {
+		s := make([]int, n)
+		for i := range s {
+			s[i] = i
+		}
+		rng.Shuffle(n, func(i, j int) { s[i], s[j] = s[j], s[i] })
+		want := slices.Clone(s)
+		slices.Sort(want)
+		sortOnAll(s, func(a, b int) int { return a - b })
+		if !slices.Equal(s, want) {
+			t.Fatalf("%d: not sorted", n)
+		}
+	}
+}
+
+// splitWork covers [0, n) once, in parts numbered in order.
+func TestSplitWork(t *testing.T) {
+	for _, n := range []int{0, 5, parallelMin, 5*parallelMin + 3} {
+		seen := make([]int32, n)
+		firsts := make([]int, parts(n))
+		splitWork(n, func(part, from, to int) {
+			firsts[part] = from
+			for i := from; i < to; i++ {
+				seen[i]++
+			}
+		})
+		for i, c := range seen {
+			if c != 1 {
+				t.Fatalf("%d: item %d done %d times", n, i, c)
+			}
+		}
+		if !slices.IsSorted(firsts) {
+			t.Fatalf("%d: parts out of order: %v", n, firsts)
+		}
+	}
+}
