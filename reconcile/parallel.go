@@ -7,7 +7,7 @@ import (
 )
 
 // parallelMin is the size below which work is not split between cores.
-const parallelMin = 1 << 15
+const parallelMin = 1 << 12
 
 // sortOnAll sorts s by cmp on two cores: each half sorted side by side,
 // then merged. cmp must be a total order (no two elements equal), so that

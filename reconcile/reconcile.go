@@ -214,14 +214,12 @@ func (u *uf) union(a, b int) bool {
 
 // matcher joins evidence into bookings.
 type matcher struct {
+	o Options
 	// items are in record id order (one per id): comparing two items'
 	// indexes compares their ids.
+	items []item
 	// inOrder lists the items in their records' order (see newMatcher).
-	inOrder []int32
-	// scratch holds resolve's candidate lists between bookings.
-	scratch  struct{ refs, names, emails, phones, starts, ends, items []candidate }
-	o        Options
-	items    []item
+	inOrder  []int32
 	byID     map[string]int
 	u        *uf
 	links    map[int][]Link // by root, filled as links are made
@@ -763,7 +761,7 @@ func (m *matcher) bookings() Result {
 		Unmatched: map[string]int{}, Ignored: map[string]int{}}
 	cs := m.components(false)
 	slices.Sort(cs.roots)
-	out := make([]Booking, 0, len(cs.roots))
+	var todo []*component
 	for _, root := range cs.roots {
 		c := cs.byRoot[root]
 		if !m.anyBookingish(c) {
@@ -772,7 +770,6 @@ func (m *matcher) bookings() Result {
 			}
 			continue
 		}
-		b := m.resolve(c)
 		if !m.inWindow(c) {
 			sum.OutsideWindow++
 			continue
@@ -780,8 +777,16 @@ func (m *matcher) bookings() Result {
 		for _, i := range c.items {
 			sum.Used[string(m.items[i].src)]++
 		}
-		out = append(out, b)
+		todo = append(todo, c)
 	}
+	// Each booking is built from its own set alone: on every core.
+	out := make([]Booking, len(todo))
+	splitWork(len(todo), func(_, from, to int) {
+		var sc candidateLists
+		for k := from; k < to; k++ {
+			out[k] = m.resolve(todo[k], &sc)
+		}
+	})
 	markOverlaps(out)
 	markPlates(out)
 	for i := range out {

@@ -98,8 +98,13 @@ func (m *matcher) contactPrio(i int) int {
 	return 1
 }
 
-// resolve builds the booking of a component.
-func (m *matcher) resolve(c *component) Booking {
+// candidateLists are resolve's lists of candidates, used again from one
+// booking to the next.
+type candidateLists struct{ refs, names, emails, phones, starts, ends, items []candidate }
+
+// resolve builds the booking of a component; sc is its caller's lists
+// (one per goroutine).
+func (m *matcher) resolve(c *component, sc *candidateLists) Booking {
 	b := Booking{Provenance: map[string]Source{}}
 	items := slices.Clone(c.items)
 	slices.Sort(items) // by id: items are in id order
@@ -123,9 +128,8 @@ func (m *matcher) resolve(c *component) Booking {
 		return win, true
 	}
 
-	// Reference. The candidate lists are the matcher's, used again for
+	// Reference. The candidate lists are the caller's, used again for
 	// each booking: nothing keeps them once the booking is built.
-	sc := &m.scratch
 	defer func() {
 		for _, l := range []*[]candidate{&sc.refs, &sc.names, &sc.emails, &sc.phones, &sc.starts, &sc.ends, &sc.items} {
 			clear(*l)
