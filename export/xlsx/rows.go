@@ -33,6 +33,7 @@ type sheetRows struct {
 	crc    uint32
 	size   int64 // uncompressed bytes
 	buf    []byte
+	placed bool // put in its sheet (sortedZip)
 
 	full chan []byte // to the compressor
 	free chan []byte // back from it

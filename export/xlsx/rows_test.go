@@ -1,10 +1,14 @@
 package xlsx
 
 import (
+	"archive/zip"
+	"bytes"
 	"encoding/xml"
 	"hash/crc32"
+	"io"
 	"math/rand/v2"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -113,4 +117,68 @@ func FuzzAppendXMLText(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The rows take the place of their placeholder row inside the zip entry:
+// the entry reads back whole, its CRC right; rows that find no
+// placeholder are an error, not an empty sheet.
+func TestSplice(t *testing.T) {
+	part := func(marker string) string {
+		return `<worksheet><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>H</t></is></c></row>` +
+			`<row r="2"><c r="A2" t="inlineStr"><is><t>` + marker + `</t></is></c></row></sheetData><autoFilter ref="A1:A3"/></worksheet>`
+	}
+	rs := newRowSet()
+	defer rs.close()
+	r, err := rs.open(markerPrefix + "0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 2; i < 4; i++ {
+		if err := r.add(i, []any{"v" + strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.finish(); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	z := newSortedZip(&buf, rs)
+	w, err := z.Create("xl/worksheets/sheet1.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(w, part(markerPrefix+"0"))
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := zr.File[0].Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(f) // checks the CRC at the end
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `<worksheet><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>H</t></is></c></row>` +
+		`<row r="2"><c r="A2" t="inlineStr"><is><t>v2</t></is></c></row><row r="3"><c r="A3" t="inlineStr"><is><t>v3</t></is></c></row>` +
+		`</sheetData><autoFilter ref="A1:A3"/></worksheet>`
+	if string(got) != want {
+		t.Errorf("sheet:\n got %s\nwant %s", got, want)
+	}
+
+	// Rows whose placeholder never comes.
+	rs2 := newRowSet()
+	defer rs2.close()
+	r2, _ := rs2.open(markerPrefix + "7")
+	r2.finish()
+	z2 := newSortedZip(io.Discard, rs2)
+	w2, _ := z2.Create("xl/worksheets/sheet1.xml")
+	io.WriteString(w2, part("no marker here"))
+	if err := z2.Close(); err == nil || !strings.Contains(err.Error(), "no placeholder") {
+		t.Errorf("rows without a placeholder: %v, want an error", err)
+	}
 }

@@ -126,6 +126,15 @@ func (z *sortedZip) Close() error {
 			return err
 		}
 	}
+	// Every sheet's rows must have found their placeholder: a sheet
+	// written without them would look complete and hold nothing.
+	if z.rows != nil {
+		for _, r := range z.rows.byMarker {
+			if !r.placed {
+				return fmt.Errorf("write workbook: the rows of a sheet found no placeholder row (%s) in the sheets excelize wrote", r.marker)
+			}
+		}
+	}
 	return zw.Close()
 }
 
@@ -138,6 +147,8 @@ func (z *sortedZip) writeSheet(zw *zip.Writer, p *zipPart) error {
 	before, after, rows, ok := z.rows.spliceRows(part)
 	if !ok {
 		before, after = part, nil
+	} else {
+		rows.placed = true
 	}
 	var head, tail bytes.Buffer
 	fw, err := flate.NewWriter(&head, flate.BestSpeed)
