@@ -5,16 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"iter"
 	"os"
 	"time"
 
 	"github.com/salvagehq/salvage/evidence"
 	"github.com/salvagehq/salvage/export/xlsx"
 	"github.com/salvagehq/salvage/reconcile"
-	"github.com/salvagehq/salvage/sources/describe"
 	"github.com/salvagehq/salvage/sources/transcript"
-	"github.com/salvagehq/salvage/timeline"
 )
 
 // exportXLSX writes the review workbook of the case's last reconcile.
@@ -80,35 +77,9 @@ func workbookCase(ctx context.Context, s *evidence.Store) (xlsx.Case, error) {
 	if found {
 		summary.IncidentAt, summary.Incident = in.Time, incidentLine(in)
 	}
-	return xlsx.Case{
-		ID:      id,
-		Zone:    s.Config().Location(),
-		Summary: summary,
-		Bookings: func() iter.Seq2[[]byte, error] {
-			return func(yield func([]byte, error) bool) {
-				for b, err := range s.Bookings(ctx) {
-					if !yield(b.JSON, err) {
-						return
-					}
-				}
-			}
-		},
-		Records: func(sources []evidence.Source) iter.Seq2[evidence.Record, error] {
-			return s.Records(ctx, evidence.Query{Sources: sources, WithRaw: true})
-		},
-		Describe: describe.Text,
-		// Built when the workbook is ready for it: after the Bookings and
-		// Evidence sheets, whose reads of the store are over by then.
-		Timeline: func() (iter.Seq[timeline.Row], error) {
-			tl, err := timeline.FromStore(ctx, s, timeline.Options{})
-			if err != nil {
-				return nil, err
-			}
-			return tl.Rows(), nil
-		},
-		Reviews:      reviews,
-		Dispositions: dispositions,
-	}, nil
+	c := xlsx.FromStore(ctx, s)
+	c.ID, c.Summary, c.Reviews, c.Dispositions = id, summary, reviews, dispositions
+	return c, nil
 }
 
 // caseIncident is the incident the case's transcripts propose, with the

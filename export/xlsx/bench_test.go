@@ -2,7 +2,6 @@ package xlsx
 
 import (
 	"context"
-	"iter"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,37 +13,14 @@ import (
 	"github.com/salvagehq/salvage/evidence"
 	"github.com/salvagehq/salvage/internal/benchcase"
 	"github.com/salvagehq/salvage/internal/benchmem"
-	"github.com/salvagehq/salvage/sources/describe"
-	"github.com/salvagehq/salvage/timeline"
 )
 
-// storeCase is the workbook input of a case, as `salvage export xlsx`
-// reads it, its timeline included.
-func storeCase(ctx context.Context, s *evidence.Store) Case {
-	return Case{
-		Timeline: func() (iter.Seq[timeline.Row], error) {
-			tl, err := timeline.FromStore(ctx, s, timeline.Options{})
-			if err != nil {
-				return nil, err
-			}
-			return tl.Rows(), nil
-		},
-		ID:   "bench",
-		Zone: s.Config().Location(),
-		Bookings: func() iter.Seq2[[]byte, error] {
-			return func(yield func([]byte, error) bool) {
-				for b, err := range s.Bookings(ctx) {
-					if !yield(b.JSON, err) {
-						return
-					}
-				}
-			}
-		},
-		Records: func(sources []evidence.Source) iter.Seq2[evidence.Record, error] {
-			return s.Records(ctx, evidence.Query{Sources: sources, WithRaw: true})
-		},
-		Describe: describe.Text,
-	}
+// benchCase is the workbook input of a case as `salvage export xlsx`
+// reads it (FromStore), its timeline included.
+func benchCase(ctx context.Context, s *evidence.Store) Case {
+	c := FromStore(ctx, s)
+	c.ID = "bench"
+	return c
 }
 
 // phaseBar logs when each sheet's phase starts and ends.
@@ -95,7 +71,7 @@ func benchWorkbook(b *testing.B, n int) {
 			b.Fatal(err)
 		}
 		start := time.Now()
-		ws, err = Write(ctx, f, storeCase(ctx, s), Options{Bar: func(name string, _ int64) Bar {
+		ws, err = Write(ctx, f, benchCase(ctx, s), Options{Bar: func(name string, _ int64) Bar {
 			return phaseBar{b: b, name: name, start: start, at: time.Now()}
 		}})
 		if err != nil {

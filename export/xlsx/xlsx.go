@@ -36,6 +36,7 @@ import (
 	gojson "github.com/goccy/go-json"
 	"github.com/salvagehq/salvage/evidence"
 	"github.com/salvagehq/salvage/reconcile"
+	"github.com/salvagehq/salvage/sources/describe"
 	"github.com/salvagehq/salvage/timeline"
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/currency"
@@ -97,6 +98,38 @@ type Case struct {
 	// called once, after the Bookings and Evidence sheets are written, so
 	// that the timeline need not be in memory alongside them.
 	Timeline func() (iter.Seq[timeline.Row], error)
+}
+
+// FromStore is the part of a workbook's input that comes straight from a
+// case store: its zone, its bookings, its records (described as a person
+// reads them) and its timeline. The caller adds the ID, the Summary, the
+// reviews and the dispositions.
+func FromStore(ctx context.Context, s *evidence.Store) Case {
+	return Case{
+		Zone: s.Config().Location(),
+		Bookings: func() iter.Seq2[[]byte, error] {
+			return func(yield func([]byte, error) bool) {
+				for b, err := range s.Bookings(ctx) {
+					if !yield(b.JSON, err) {
+						return
+					}
+				}
+			}
+		},
+		Records: func(sources []evidence.Source) iter.Seq2[evidence.Record, error] {
+			return s.Records(ctx, evidence.Query{Sources: sources, WithRaw: true})
+		},
+		Describe: describe.Text,
+		// Built when the workbook is ready for it: after the Bookings and
+		// Evidence sheets, whose reads of the store are over by then.
+		Timeline: func() (iter.Seq[timeline.Row], error) {
+			tl, err := timeline.FromStore(ctx, s, timeline.Options{})
+			if err != nil {
+				return nil, err
+			}
+			return tl.Rows(), nil
+		},
+	}
 }
 
 // Summary is what the Summary sheet says besides the counts it takes from
