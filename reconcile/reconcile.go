@@ -219,11 +219,15 @@ type matcher struct {
 	// indexes compares their ids.
 	items []item
 	// inOrder lists the items in their records' order (see newMatcher).
-	inOrder  []int32
-	byID     map[string]int
-	u        *uf
-	links    map[int][]Link // by root, filled as links are made
-	weak     map[int]bool   // items joined by a scored link below sure
+	inOrder []int32
+	byID    map[string]int
+	u       *uf
+	// linked are the links made, in order; byRoot groups them by the
+	// root their set has once every link is made (groupLinks).
+	linked   []linkRec
+	reasons  []string         // link reasons, by linkRec.reason
+	reason   map[string]int32 // index in reasons
+	byRoot   linkGroups
 	phones   *phoneNormalizer
 	biz      map[string]bool // the business's own addresses
 	loc      *time.Location
@@ -287,7 +291,7 @@ func newMatcher(recs []*evidence.Record, at []int32, n int, o Options) *matcher 
 			}
 		}
 	}
-	m := &matcher{o: o, byID: make(map[string]int, len(recs)), links: map[int][]Link{}, weak: map[int]bool{},
+	m := &matcher{o: o, byID: make(map[string]int, len(recs)), reason: map[string]int32{},
 		phones: newPhoneNormalizer(samples), biz: businessAddresses(recs, inOrder), loc: o.Config.Location(), names: map[string]string{}, itemKeys: map[string]string{}}
 	m.inOrder = inOrder
 	m.items = make([]item, len(recs))
@@ -401,15 +405,65 @@ func (m *matcher) item(r *evidence.Record) item {
 	return it
 }
 
+// linkRec is a link as it is made: item indexes and a reason's index,
+// nothing the collector must scan.
+type linkRec struct {
+	a, b   int32
+	reason int32
+	// weak: a scored link below the sure threshold.
+	weak   bool
+	weight float64
+}
+
 // link joins two items for a reason and records it.
 func (m *matcher) link(a, b int, reason string, weight float64) bool {
 	if !m.u.union(a, b) {
 		return false
 	}
-	root := m.u.find(a)
-	m.links[root] = append(m.links[root], Link{A: m.items[a].r.ID, B: m.items[b].r.ID, Reason: reason, Weight: weight})
+	r, ok := m.reason[reason]
+	if !ok {
+		r = int32(len(m.reasons))
+		m.reasons = append(m.reasons, reason)
+		m.reason[reason] = r
+	}
+	m.linked = append(m.linked, linkRec{a: int32(a), b: int32(b), reason: r, weight: weight})
 	return true
 }
+
+// linkGroups are the links of each set: those of the set whose root is
+// item i are at[from[i]:from[i+1]], indexes into matcher.linked.
+type linkGroups struct {
+	from []int32
+	at   []int32
+}
+
+// groupLinks groups the links by the root their set has now. A link is
+// grouped by its set's final root, not the root at the time it was made:
+// a later link can join the set to one whose root comes first.
+func (m *matcher) groupLinks() {
+	n := len(m.items)
+	g := linkGroups{from: make([]int32, n+1), at: make([]int32, len(m.linked))}
+	roots := make([]int32, len(m.linked))
+	for k, l := range m.linked {
+		r := int32(m.u.find(int(l.a)))
+		roots[k] = r
+		g.from[r+1]++
+	}
+	for i := 1; i <= n; i++ {
+		g.from[i] += g.from[i-1]
+	}
+	next := slices.Clone(g.from[:n])
+	for k, r := range roots {
+		g.at[next[r]] = int32(k)
+		next[r]++
+	}
+	m.byRoot = g
+}
+
+// hardRels are the link relations hardLinks follows: Stripe's object
+// graph (the first three), email threads (the next two), a calendar
+// invitation (the last).
+var hardRels = []string{"stripe_payment_intent", "stripe_charge", "stripe_checkout_session", "in_reply_to", "references", "ical_uid"}
 
 // hardLinks joins what the sources themselves say belongs together: the
 // same reference, Stripe's object graph, email threads, a calendar event
@@ -421,7 +475,7 @@ func (m *matcher) hardLinks() {
 	// memory), and the links made in item order, as they always were.
 	type pair struct {
 		i, n, j int32
-		rel     string
+		rel     int32 // in hardRels
 	}
 	found := make([][]pair, parts(len(m.inOrder)))
 	splitWork(len(m.inOrder), func(part, from, to int) {
@@ -430,18 +484,19 @@ func (m *matcher) hardLinks() {
 		for _, k := range m.inOrder[from:to] {
 			i := int(k)
 			for n, l := range m.items[i].r.Facts.Links {
-				switch l.Rel {
-				case "stripe_payment_intent", "stripe_charge", "stripe_checkout_session":
-					target = append(append(target[:0], "stripe:"...), l.ID...)
-				case "in_reply_to", "references":
-					target = append(append(append(target[:0], "mail:<"...), strings.Trim(l.ID, "<>")...), '>')
-				case "ical_uid":
-					target = append(append(target[:0], "ics:"...), l.ID...)
-				default:
+				rel := int32(slices.Index(hardRels, l.Rel))
+				switch {
+				case rel < 0:
 					continue
+				case rel < 3: // Stripe
+					target = append(append(target[:0], "stripe:"...), l.ID...)
+				case rel < 5: // mail threads
+					target = append(append(append(target[:0], "mail:<"...), strings.Trim(l.ID, "<>")...), '>')
+				default: // calendar
+					target = append(append(target[:0], "ics:"...), l.ID...)
 				}
 				if j, ok := m.byID[string(target)]; ok && j != i {
-					pairs = append(pairs, pair{k, int32(n), int32(j), l.Rel})
+					pairs = append(pairs, pair{k, int32(n), int32(j), rel})
 				}
 			}
 		}
@@ -450,7 +505,7 @@ func (m *matcher) hardLinks() {
 	pairs := slices.Concat(found...)
 	slices.SortFunc(pairs, func(a, b pair) int { return cmp.Or(cmp.Compare(a.i, b.i), cmp.Compare(a.n, b.n)) })
 	for _, p := range pairs {
-		m.link(int(p.i), int(p.j), p.rel, 1)
+		m.link(int(p.i), int(p.j), hardRels[p.rel], 1)
 	}
 	// The same reference.
 	byRef := make(map[string]int, len(m.items)/4)
@@ -703,7 +758,7 @@ func (m *matcher) scoredLinks() {
 		// near (the customer's only booking).
 		sureLink := bestScore >= sure || bestScore >= sure-2 && second <= 0
 		if m.link(best, root, "scored: "+bestWhy, bestScore) && !sureLink {
-			m.weak[m.u.find(best)] = true
+			m.linked[len(m.linked)-1].weak = true
 		}
 	}
 }
@@ -759,6 +814,7 @@ func (m *matcher) anyBookingish(c *component) bool {
 func (m *matcher) bookings() Result {
 	sum := Summary{ByStatus: map[string]int{}, Review: map[string]int{}, Used: map[string]int{},
 		Unmatched: map[string]int{}, Ignored: map[string]int{}}
+	m.groupLinks()
 	cs := m.components(false)
 	slices.Sort(cs.roots)
 	var todo []*component

@@ -242,7 +242,7 @@ func (m *matcher) resolve(c *component, sc *candidateLists) Booking {
 			b.addReason(ReasonMissingField, "no time of day for "+f+": the evidence gives a date only")
 		}
 	}
-	if m.weak[c.root] {
+	if m.weakLink(c.root) {
 		b.addReason(ReasonWeakLink, "joined by a scored link below the sure threshold")
 	}
 	if b.RefSynthetic {
@@ -627,8 +627,28 @@ func (m *matcher) status(items []int, b Booking) string {
 	return "requested"
 }
 
+// weakLink reports whether a scored link below the sure threshold
+// joined the set whose root is root.
+func (m *matcher) weakLink(root int) bool {
+	for _, x := range m.byRoot.at[m.byRoot.from[root]:m.byRoot.from[root+1]] {
+		if m.linked[x].weak {
+			return true
+		}
+	}
+	return false
+}
+
+// linksOf is the links of the set whose root is root (groupLinks).
 func (m *matcher) linksOf(root int) []Link {
-	ls := m.links[root] // each root's links go to one booking: sorted in place
+	at := m.byRoot.at[m.byRoot.from[root]:m.byRoot.from[root+1]]
+	if len(at) == 0 {
+		return nil
+	}
+	ls := make([]Link, len(at))
+	for k, x := range at {
+		l := &m.linked[x]
+		ls[k] = Link{A: m.items[l.a].r.ID, B: m.items[l.b].r.ID, Reason: m.reasons[l.reason], Weight: l.weight}
+	}
 	slices.SortFunc(ls, func(a, b Link) int {
 		return cmp.Or(strings.Compare(a.A, b.A), strings.Compare(a.B, b.B), strings.Compare(a.Reason, b.Reason))
 	})
