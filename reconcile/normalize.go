@@ -141,11 +141,16 @@ func e164Shape(s string) bool {
 	return true
 }
 
-var stripMarks = transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+// newStripMarks makes a transformer that removes accents. A transformer
+// keeps state between calls: one per goroutine.
+func newStripMarks() transform.Transformer {
+	return transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+}
 
-// normName is a name as compared: accents removed, lower case, "Surname,
-// Given" turned round, words sorted, so word order does not matter.
-func normName(s string) string {
+// normName is a name as compared: accents removed (by stripMarks, from
+// newStripMarks), lower case, "Surname, Given" turned round, words sorted,
+// so word order does not matter.
+func normName(s string, stripMarks transform.Transformer) string {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return ""

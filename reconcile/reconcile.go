@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/salvagehq/salvage/evidence"
+	"golang.org/x/text/transform"
 )
 
 // MemoryLimit is the soft memory limit salvage reconcile runs under
@@ -224,40 +225,52 @@ type matcher struct {
 	u       *uf
 	// linked are the links made, in order; byRoot groups them by the
 	// root their set has once every link is made (groupLinks).
-	linked   []linkRec
-	reasons  []string         // link reasons, by linkRec.reason
-	reason   map[string]int32 // index in reasons
-	byRoot   linkGroups
-	phones   *phoneNormalizer
-	biz      map[string]bool // the business's own addresses
-	loc      *time.Location
-	names    map[string]string // normName, by name as written
-	itemKeys map[string]string // itemKey, by item as written
+	linked  []linkRec
+	reasons []string         // link reasons, by linkRec.reason
+	reason  map[string]int32 // index in reasons
+	byRoot  linkGroups
+	phones  *phoneNormalizer // its region; each memo has its own cache
+	biz     map[string]bool  // the business's own addresses
+	loc     *time.Location
 }
 
-// itemKey is itemKey, remembered: a fleet's items repeat.
-func (m *matcher) itemKey(s string) string {
+// memo remembers the normalizations one goroutine made: a business's
+// names, items and phone numbers repeat.
+type memo struct {
+	names    map[string]string // normName, by name as written
+	itemKeys map[string]string // itemKey, by item as written
+	phones   *phoneNormalizer
+	marks    transform.Transformer // newStripMarks
+}
+
+func (m *matcher) newMemo() *memo {
+	return &memo{names: map[string]string{}, itemKeys: map[string]string{},
+		phones: &phoneNormalizer{region: m.phones.region, cache: map[string]string{}}, marks: newStripMarks()}
+}
+
+// itemKey is itemKey, remembered.
+func (mm *memo) itemKey(s string) string {
 	if s == "" {
 		return ""
 	}
-	if v, ok := m.itemKeys[s]; ok {
+	if v, ok := mm.itemKeys[s]; ok {
 		return v
 	}
 	v := itemKey(s)
-	m.itemKeys[s] = v
+	mm.itemKeys[s] = v
 	return v
 }
 
-// normName is normName, remembered: a booking's records repeat its name.
-func (m *matcher) normName(s string) string {
+// normName is normName, remembered.
+func (mm *memo) normName(s string) string {
 	if s == "" {
 		return ""
 	}
-	if v, ok := m.names[s]; ok {
+	if v, ok := mm.names[s]; ok {
 		return v
 	}
-	v := normName(s)
-	m.names[s] = v
+	v := normName(s, mm.marks)
+	mm.names[s] = v
 	return v
 }
 
@@ -292,13 +305,18 @@ func newMatcher(recs []*evidence.Record, at []int32, n int, o Options) *matcher 
 		}
 	}
 	m := &matcher{o: o, byID: make(map[string]int, len(recs)), reason: map[string]int32{},
-		phones: newPhoneNormalizer(samples), biz: businessAddresses(recs, inOrder), loc: o.Config.Location(), names: map[string]string{}, itemKeys: map[string]string{}}
+		phones: newPhoneNormalizer(samples), biz: businessAddresses(recs, inOrder), loc: o.Config.Location()}
 	m.inOrder = inOrder
 	m.items = make([]item, len(recs))
+	// Each item from its own record alone: on every core.
+	splitWork(len(inOrder), func(_, from, to int) {
+		mm := m.newMemo()
+		for _, k := range inOrder[from:to] {
+			m.items[k] = m.item(recs[k], mm)
+		}
+	})
 	for _, k := range inOrder {
-		r := recs[k]
-		m.items[k] = m.item(r)
-		m.byID[r.ID] = int(k)
+		m.byID[recs[k].ID] = int(k)
 	}
 	m.u = newUF(len(m.items))
 	for i, it := range m.items {
@@ -348,7 +366,7 @@ func businessAddresses(recs []*evidence.Record, order []int32) map[string]bool {
 	return out
 }
 
-func (m *matcher) item(r *evidence.Record) item {
+func (m *matcher) item(r *evidence.Record, mm *memo) item {
 	f := r.Facts
 	it := item{r: r, src: r.Source, ref: NormRef(f.Ref), refKey: RefKey(f.Ref), start: f.Start, end: f.End, amount: f.AmountMinor}
 	it.email = normEmail(f.Email)
@@ -370,18 +388,18 @@ func (m *matcher) item(r *evidence.Record) item {
 			}
 		}
 	}
-	it.phone = m.phones.e164(f.Phone)
+	it.phone = mm.phones.e164(f.Phone)
 	seq := f.Attrs["sequence"]
 	it.moved = seq != "" && seq != "0"
 	it.cancelledEvent = r.Source == evidence.Calendar && (f.Attrs["event_status"] == "cancelled" || f.Status == evidence.Cancelled)
 	it.cancelledPayment = f.Attrs["stripe_status"] == "canceled"
-	it.name = m.normName(f.Name)
+	it.name = mm.normName(f.Name)
 	if r.Source == evidence.Calendar && f.Name != "" && strings.Contains(strings.ToLower(f.Attrs["location"]), strings.ToLower(strings.TrimSpace(f.Name))) {
 		// "Oficina Auto Tejo" at "Oficina Auto Tejo, Rua …": a
 		// place (a workshop visit), not a customer.
 		it.name, it.place = "", true
 	}
-	it.plate = m.itemKey(f.Item)
+	it.plate = mm.itemKey(f.Item)
 	switch r.Source {
 	case evidence.Stripe:
 		// Money that moved is about a booking; a checkout session that
@@ -504,6 +522,15 @@ func (m *matcher) hardLinks() {
 	})
 	pairs := slices.Concat(found...)
 	slices.SortFunc(pairs, func(a, b pair) int { return cmp.Or(cmp.Compare(a.i, b.i), cmp.Compare(a.n, b.n)) })
+	// Room for these links, those of the same reference (at most one an
+	// item that names one) and the few scored links to come.
+	refs := 0
+	for i := range m.items {
+		if m.items[i].refKey != "" {
+			refs++
+		}
+	}
+	m.linked = slices.Grow(m.linked, len(pairs)+refs+len(m.items)/16)
 	for _, p := range pairs {
 		m.link(int(p.i), int(p.j), hardRels[p.rel], 1)
 	}
@@ -562,10 +589,52 @@ type comps struct {
 	roots  []int
 }
 
-// components groups the items by set. values says whether each set's
-// values (emails, phones, days, …) are wanted, for scoring; without them,
-// a set is its items.
-func (m *matcher) components(values bool) comps {
+// itemSets are the sets of items once matching is over: the items of the
+// set whose root is roots[k] are at[from[k]:from[k+1]], in index (id)
+// order; roots are in order too.
+type itemSets struct {
+	roots []int
+	from  []int32
+	at    []int
+}
+
+func (g *itemSets) items(k int) []int { return g.at[g.from[k]:g.from[k+1]] }
+
+// sets groups the items by the set they are in (a counting sort by root:
+// a set's root is its first item).
+func (m *matcher) sets() itemSets {
+	n := len(m.items)
+	rootOf := make([]int32, n)
+	slot := make([]int32, n) // a root's index in roots
+	var g itemSets
+	for i := range n {
+		r := m.u.find(i)
+		rootOf[i] = int32(r)
+		if r == i {
+			slot[i] = int32(len(g.roots))
+			g.roots = append(g.roots, i)
+		}
+	}
+	g.from = make([]int32, len(g.roots)+1)
+	for _, r := range rootOf {
+		g.from[slot[r]+1]++
+	}
+	for k := 1; k < len(g.from); k++ {
+		g.from[k] += g.from[k-1]
+	}
+	next := slices.Clone(g.from[:len(g.roots)])
+	g.at = make([]int, n)
+	for i, r := range rootOf {
+		k := slot[r]
+		g.at[next[k]] = i
+		next[k]++
+	}
+	return g
+}
+
+// components groups the items by set, with each set's values (emails,
+// phones, days, …), for scoring.
+func (m *matcher) components() comps {
 	out := comps{byRoot: make([]*component, len(m.items))}
 	var slab []component // allocated a few thousand at a time
 	for i := range m.items {
@@ -584,9 +653,6 @@ func (m *matcher) components(values bool) comps {
 		it := &m.items[i]
 		if it.refKey != "" {
 			c.ref = it.refKey
-		}
-		if !values {
-			continue
 		}
 		if it.email != "" {
 			c.emails = addOnce(c.emails, it.email)
@@ -709,26 +775,30 @@ func similarNames(a, b []string) bool {
 // (email, phone, start day, amount), when the score is high enough and no
 // other set comes close.
 func (m *matcher) scoredLinks() {
-	cs := m.components(true)
+	cs := m.components()
 	slices.Sort(cs.roots)
 	comps := cs.byRoot
 	index := map[bkey][]int{}
+	var buf []bkey
+	cands := map[int]bool{}
 	for _, root := range cs.roots {
 		c := comps[root]
 		if c.ref == "" {
 			continue
 		}
-		for _, k := range keys(c, true) {
+		buf = keys(buf, c, true)
+		for _, k := range buf {
 			index[k] = append(index[k], root)
 		}
 	}
 	for _, root := range cs.roots {
 		c := comps[root]
-		if c.ref != "" || !m.anyBookingish(c) {
+		if c.ref != "" || !m.anyBookingish(c.items) {
 			continue
 		}
-		cands := map[int]bool{}
-		for _, k := range keys(c, false) {
+		clear(cands)
+		buf = keys(buf, c, false)
+		for _, k := range buf {
 			if len(index[k]) > 50 {
 				continue // a key too common to block on
 			}
@@ -774,8 +844,10 @@ type bkey struct {
 // keys are a component's blocking keys: only components that share one
 // are scored against each other. wide adds the neighbouring half-hours of
 // each moment, for the side that is indexed.
-func keys(c *component, wide bool) []bkey {
-	out := make([]bkey, 0, len(c.names)+len(c.moments)*3+len(c.emails)+len(c.phones)+len(c.days)+len(c.amts))
+//
+// They are appended to out[:0] (a buffer used again).
+func keys(out []bkey, c *component, wide bool) []bkey {
+	out = out[:0]
 	for _, n := range c.names {
 		out = append(out, bkey{kind: 'n', s: n})
 	}
@@ -801,8 +873,8 @@ func keys(c *component, wide bool) []bkey {
 	return out
 }
 
-func (m *matcher) anyBookingish(c *component) bool {
-	for _, i := range c.items {
+func (m *matcher) anyBookingish(items []int) bool {
+	for _, i := range items {
 		if m.items[i].bookingish {
 			return true
 		}
@@ -815,32 +887,31 @@ func (m *matcher) bookings() Result {
 	sum := Summary{ByStatus: map[string]int{}, Review: map[string]int{}, Used: map[string]int{},
 		Unmatched: map[string]int{}, Ignored: map[string]int{}}
 	m.groupLinks()
-	cs := m.components(false)
-	slices.Sort(cs.roots)
-	var todo []*component
-	for _, root := range cs.roots {
-		c := cs.byRoot[root]
-		if !m.anyBookingish(c) {
-			for _, i := range c.items {
+	g := m.sets()
+	var todo []int // indexes in g of the sets to build
+	for k := range g.roots {
+		items := g.items(k)
+		if !m.anyBookingish(items) {
+			for _, i := range items {
 				sum.Ignored[string(m.items[i].src)]++
 			}
 			continue
 		}
-		if !m.inWindow(c) {
+		if !m.inWindow(items) {
 			sum.OutsideWindow++
 			continue
 		}
-		for _, i := range c.items {
+		for _, i := range items {
 			sum.Used[string(m.items[i].src)]++
 		}
-		todo = append(todo, c)
+		todo = append(todo, k)
 	}
 	// Each booking is built from its own set alone: on every core.
 	out := make([]Booking, len(todo))
 	splitWork(len(todo), func(_, from, to int) {
 		var sc candidateLists
 		for k := from; k < to; k++ {
-			out[k] = m.resolve(todo[k], &sc)
+			out[k] = m.resolve(g.roots[todo[k]], g.items(todo[k]), &sc)
 		}
 	})
 	markOverlaps(out)
@@ -863,11 +934,11 @@ func (m *matcher) bookings() Result {
 
 // inWindow reports whether any of a component's evidence occurred in the
 // window, or the booking runs into it.
-func (m *matcher) inWindow(c *component) bool {
+func (m *matcher) inWindow(items []int) bool {
 	if m.o.Since.IsZero() && m.o.Until.IsZero() {
 		return true
 	}
-	for _, i := range c.items {
+	for _, i := range items {
 		t := m.items[i].r.OccurredAt
 		if !t.IsZero() && (m.o.Since.IsZero() || !t.Before(m.o.Since)) && (m.o.Until.IsZero() || t.Before(m.o.Until)) {
 			return true

@@ -102,12 +102,12 @@ func (m *matcher) contactPrio(i int) int {
 // booking to the next.
 type candidateLists struct{ refs, names, emails, phones, starts, ends, items []candidate }
 
-// resolve builds the booking of a component; sc is its caller's lists
+// resolve builds the booking of the set whose root is root, of items (in
+// order); sc is its caller's lists
 // (one per goroutine).
-func (m *matcher) resolve(c *component, sc *candidateLists) Booking {
+func (m *matcher) resolve(root int, items []int, sc *candidateLists) Booking {
 	b := Booking{Provenance: map[string]Source{}}
-	items := slices.Clone(c.items)
-	slices.Sort(items) // by id: items are in id order
+	// items are in id order (itemSets).
 	sources := map[string]bool{}
 	for _, i := range items {
 		b.Evidence = append(b.Evidence, m.items[i].r.ID)
@@ -231,7 +231,7 @@ func (m *matcher) resolve(c *component, sc *candidateLists) Booking {
 		b.CreatedAt = &first
 	}
 	b.Conflicts = conflicts
-	b.Links = m.linksOf(c.root)
+	b.Links = m.linksOf(root)
 
 	// Review.
 	if len(b.Sources) == 1 && !m.selfSufficient(items, b) {
@@ -242,7 +242,7 @@ func (m *matcher) resolve(c *component, sc *candidateLists) Booking {
 			b.addReason(ReasonMissingField, "no time of day for "+f+": the evidence gives a date only")
 		}
 	}
-	if m.weakLink(c.root) {
+	if m.weakLink(root) {
 		b.addReason(ReasonWeakLink, "joined by a scored link below the sure threshold")
 	}
 	if b.RefSynthetic {
@@ -644,14 +644,18 @@ func (m *matcher) linksOf(root int) []Link {
 	if len(at) == 0 {
 		return nil
 	}
+	// By ids, then reason: items are in id order, so their indexes
+	// compare as their ids do (and the group is this booking's alone).
+	slices.SortFunc(at, func(x, y int32) int {
+		a, b := &m.linked[x], &m.linked[y]
+		return cmp.Or(cmp.Compare(a.a, b.a), cmp.Compare(a.b, b.b), strings.Compare(m.reasons[a.reason], m.reasons[b.reason]),
+			cmp.Compare(a.weight, b.weight), cmp.Compare(x, y))
+	})
 	ls := make([]Link, len(at))
 	for k, x := range at {
 		l := &m.linked[x]
 		ls[k] = Link{A: m.items[l.a].r.ID, B: m.items[l.b].r.ID, Reason: m.reasons[l.reason], Weight: l.weight}
 	}
-	slices.SortFunc(ls, func(a, b Link) int {
-		return cmp.Or(strings.Compare(a.A, b.A), strings.Compare(a.B, b.B), strings.Compare(a.Reason, b.Reason))
-	})
 	return ls
 }
 
