@@ -4,10 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	gojson "github.com/goccy/go-json"
 	"iter"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
+
+	gojson "github.com/goccy/go-json"
 )
 
 // Stats counts what a case holds, by source.
@@ -90,82 +93,199 @@ type Query struct {
 
 // Records returns the records q selects, ordered by id then version, so the
 // same case always yields the same sequence.
+//
+// The rows are read on a goroutine of their own and their facts decoded
+// (and raw bytes loaded) on every core, a batch at a time, while the
+// caller works through the batches before: reading a million records is
+// not one core's work followed by the caller's. The query is over, and
+// the store free for the next, when the range over Records ends, early
+// or not.
 func (s *Store) Records(ctx context.Context, q Query) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
-		var where []string
-		var args []any
-		if len(q.Sources) > 0 {
-			// One source may be a small part of the case: its index finds
-			// it. Several are most of it: walking the (id, version) index
-			// in order beats sorting a million rows (the unary + keeps
-			// SQLite off the source index).
-			col := "source"
-			if len(q.Sources) > 1 {
-				col = "+source"
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		stmt, args := recordsQuery(q)
+		workers := runtime.GOMAXPROCS(0)
+		ordered := make(chan *recordBatch, 2*workers+2) // to the caller, in order
+		work := make(chan *recordBatch, 2*workers+2)    // to the decoders
+		var decoders sync.WaitGroup
+		for range workers {
+			decoders.Go(func() {
+				for b := range work {
+					b.decode(s, q.WithRaw)
+					close(b.done)
+				}
+			})
+		}
+		var complete bool // every row handed over (or the failure that ended them)
+		go func() {
+			defer close(work)
+			defer close(ordered)
+			complete = s.scanRecords(ctx, stmt, args, func(b *recordBatch) bool {
+				select {
+				case ordered <- b:
+				case <-ctx.Done():
+					return false
+				}
+				work <- b // never blocks long: the decoders take every batch
+				return true
+			})
+		}()
+		defer func() {
+			cancel()
+			for b := range ordered { // the reader ends its query before the store is used again
+				<-b.done
 			}
-			where = append(where, col+" IN ("+strings.TrimSuffix(strings.Repeat("?,", len(q.Sources)), ",")+")")
-			for _, src := range q.Sources {
-				args = append(args, string(src))
-			}
-		}
-		if !q.AllVersions {
-			where = append(where, "version = (SELECT MAX(version) FROM records m WHERE m.id = records.id)")
-		}
-		stmt := `SELECT id, version, source, via, kind, occurred_at, zone, facts, digest, sha256, raw_pack, raw_off, raw_len, locator, job_id, imported_at FROM records`
-		if len(where) > 0 {
-			stmt += " WHERE " + strings.Join(where, " AND ")
-		}
-		stmt += " ORDER BY id, version"
-		rows, err := s.db.QueryContext(ctx, stmt, args...)
-		if err != nil {
-			yield(Record{}, fmt.Errorf("read records: %w", err))
-			return
-		}
-		defer rows.Close()
-		// The few values many records share (source, channel, kind, zone,
-		// pack file) are one string each, not one per record; the facts
-		// are decoded from the driver's bytes, not copied twice first.
-		var in interner
-		for rows.Next() {
-			var (
-				r                     Record
-				occurred              sql.NullInt64
-				src, via, kind, zone  sql.RawBytes
-				facts, sum, packBytes sql.RawBytes
-				imported              int64
-				off, size             int64
-			)
-			if err := rows.Scan(&r.ID, &r.Version, &src, &via, &kind, &occurred, &zone, &facts, &r.Digest,
-				&sum, &packBytes, &off, &size, &r.Locator, &r.JobID, &imported); err != nil {
-				yield(Record{}, fmt.Errorf("read records: %w", err))
+			decoders.Wait()
+		}()
+		for b := range ordered {
+			if ctx.Err() != nil { // the caller's context ended: not another batch
+				yield(Record{}, fmt.Errorf("read records: %w", context.Cause(ctx)))
 				return
 			}
-			r.Source, r.Via, r.Kind, r.Zone = Source(in.get(src)), in.get(via), in.get(kind), in.get(zone)
-			pack := in.get(packBytes)
-			if q.WithRaw {
-				var err error
-				if r.Raw, err = s.raw.read(pack, off, size); err != nil {
-					yield(Record{}, fmt.Errorf("record %s v%d: %w", r.ID, r.Version, err))
+			<-b.done
+			for _, r := range b.recs {
+				if !yield(r, nil) {
 					return
 				}
 			}
-			if occurred.Valid {
-				r.OccurredAt = time.Unix(0, occurred.Int64).UTC()
-			}
-			r.ImportedAt = time.Unix(0, imported).UTC()
-			copy(r.SHA256[:], sum)
-			if err := gojson.Unmarshal(facts, &r.Facts); err != nil {
-				yield(Record{}, fmt.Errorf("record %s v%d: facts: %w", r.ID, r.Version, err))
-				return
-			}
-			if !yield(r, nil) {
+			if b.err != nil {
+				yield(Record{}, b.err)
 				return
 			}
 		}
-		if err := rows.Err(); err != nil {
-			yield(Record{}, fmt.Errorf("read records: %w", err))
+		if !complete { // the context ended before every row was handed over
+			yield(Record{}, fmt.Errorf("read records: %w", context.Cause(ctx)))
 		}
 	}
+}
+
+// recordsQuery is the SQL of q.
+func recordsQuery(q Query) (string, []any) {
+	var where []string
+	var args []any
+	if len(q.Sources) > 0 {
+		// One source may be a small part of the case: its index finds
+		// it. Several are most of it: walking the (id, version) index
+		// in order beats sorting a million rows (the unary + keeps
+		// SQLite off the source index).
+		col := "source"
+		if len(q.Sources) > 1 {
+			col = "+source"
+		}
+		where = append(where, col+" IN ("+strings.TrimSuffix(strings.Repeat("?,", len(q.Sources)), ",")+")")
+		for _, src := range q.Sources {
+			args = append(args, string(src))
+		}
+	}
+	if !q.AllVersions {
+		where = append(where, "version = (SELECT MAX(version) FROM records m WHERE m.id = records.id)")
+	}
+	stmt := `SELECT id, version, source, via, kind, occurred_at, zone, facts, digest, sha256, raw_pack, raw_off, raw_len, locator, job_id, imported_at FROM records`
+	if len(where) > 0 {
+		stmt += " WHERE " + strings.Join(where, " AND ")
+	}
+	return stmt + " ORDER BY id, version", args
+}
+
+// recordBatchSize is how many rows a batch holds.
+const recordBatchSize = 256
+
+// recordBatch is rows as read, then (once done is closed) as records.
+type recordBatch struct {
+	recs  []Record // facts and raw bytes not yet in
+	facts []byte   // every row's facts JSON, one after the other
+	end   []int    // where each row's facts end in facts
+	raw   []rawAt
+	// err ends the batch: a row that could not be read (after recs), or
+	// a record that could not be decoded (recs is cut before it).
+	err  error
+	done chan struct{}
+}
+
+type rawAt struct {
+	pack      string
+	off, size int64
+}
+
+// scanRecords runs the query and hands its rows over in batches; emit
+// reports whether to go on. A failure is the last batch's err. It reports
+// whether every batch, or the failure, was handed over.
+func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, emit func(*recordBatch) bool) bool {
+	newBatch := func() *recordBatch {
+		return &recordBatch{recs: make([]Record, 0, recordBatchSize), end: make([]int, 0, recordBatchSize),
+			raw: make([]rawAt, 0, recordBatchSize), done: make(chan struct{})}
+	}
+	b := newBatch()
+	fail := func(err error) bool {
+		b.err = fmt.Errorf("read records: %w", err)
+		return emit(b)
+	}
+	rows, err := s.db.QueryContext(ctx, stmt, args...)
+	if err != nil {
+		return fail(err)
+	}
+	defer rows.Close()
+	// The few values many records share (source, channel, kind, zone,
+	// pack file) are one string each, not one per record; the facts are
+	// decoded from one copy of the driver's bytes.
+	var in interner
+	for rows.Next() {
+		var (
+			r                     Record
+			occurred              sql.NullInt64
+			src, via, kind, zone  sql.RawBytes
+			facts, sum, packBytes sql.RawBytes
+			imported              int64
+			off, size             int64
+		)
+		if err := rows.Scan(&r.ID, &r.Version, &src, &via, &kind, &occurred, &zone, &facts, &r.Digest,
+			&sum, &packBytes, &off, &size, &r.Locator, &r.JobID, &imported); err != nil {
+			return fail(err)
+		}
+		r.Source, r.Via, r.Kind, r.Zone = Source(in.get(src)), in.get(via), in.get(kind), in.get(zone)
+		if occurred.Valid {
+			r.OccurredAt = time.Unix(0, occurred.Int64).UTC()
+		}
+		r.ImportedAt = time.Unix(0, imported).UTC()
+		copy(r.SHA256[:], sum)
+		b.recs = append(b.recs, r)
+		b.facts = append(b.facts, facts...)
+		b.end = append(b.end, len(b.facts))
+		b.raw = append(b.raw, rawAt{pack: in.get(packBytes), off: off, size: size})
+		if len(b.recs) == recordBatchSize {
+			if !emit(b) {
+				return false
+			}
+			b = newBatch()
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fail(err)
+	}
+	return len(b.recs) == 0 || emit(b)
+}
+
+// decode fills in the batch's facts and, withRaw, raw bytes.
+func (b *recordBatch) decode(s *Store, withRaw bool) {
+	from := 0
+	for k := range b.recs {
+		r := &b.recs[k]
+		facts := b.facts[from:b.end[k]]
+		from = b.end[k]
+		if err := gojson.Unmarshal(facts, &r.Facts); err != nil {
+			b.recs, b.err = b.recs[:k], fmt.Errorf("record %s v%d: facts: %w", r.ID, r.Version, err)
+			return
+		}
+		if withRaw {
+			var err error
+			if r.Raw, err = s.raw.read(b.raw[k].pack, b.raw[k].off, b.raw[k].size); err != nil {
+				b.recs, b.err = b.recs[:k], fmt.Errorf("record %s v%d: %w", r.ID, r.Version, err)
+				return
+			}
+		}
+	}
+	b.facts, b.end, b.raw = nil, nil, nil
 }
 
 // RejectedInputs returns every rejected input, oldest first, without raw

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"iter"
 
 	gojson "github.com/goccy/go-json"
 	"github.com/salvagehq/salvage/evidence"
@@ -71,76 +70,9 @@ func FromStore(ctx context.Context, s *evidence.Store, opts Options) (*Timeline,
 	if opts.Sightings, err = sightings(ctx, s); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	return Build(ctx, prefetch(ctx, s.Records(ctx, evidence.Query{AllVersions: true})), opts)
-}
-
-// prefetchBatch is how many records prefetch hands over at a time.
-const prefetchBatch = 512
-
-// prefetch reads records on a goroutine of its own, a few batches ahead of
-// the caller: reading the store (SQLite, decoding the facts) and building
-// the timeline then use a core each. records must stop when ctx is done,
-// as the store's do; prefetch cancels nothing itself, so the caller cancels
-// ctx once it stops ranging early. The order is records' own.
-func prefetch(ctx context.Context, records iter.Seq2[evidence.Record, error]) iter.Seq2[evidence.Record, error] {
-	return func(yield func(evidence.Record, error) bool) {
-		type batch struct {
-			recs []evidence.Record
-			err  error
-		}
-		ch := make(chan batch, 4)
-		stop := make(chan struct{})
-		go func() {
-			defer close(ch)
-			send := func(b batch) bool {
-				select {
-				case ch <- b:
-					return true
-				case <-stop:
-					return false
-				case <-ctx.Done():
-					return false
-				}
-			}
-			buf := make([]evidence.Record, 0, prefetchBatch)
-			for r, err := range records {
-				if err != nil {
-					if len(buf) == 0 || send(batch{recs: buf}) {
-						send(batch{err: err})
-					}
-					return
-				}
-				buf = append(buf, r)
-				if len(buf) == prefetchBatch {
-					if !send(batch{recs: buf}) {
-						return
-					}
-					buf = make([]evidence.Record, 0, prefetchBatch)
-				}
-			}
-			if len(buf) > 0 {
-				send(batch{recs: buf})
-			}
-		}()
-		defer func() {
-			close(stop)
-			for range ch { // the reader ends its query before the store is used again
-			}
-		}()
-		for b := range ch {
-			if b.err != nil {
-				yield(evidence.Record{}, b.err)
-				return
-			}
-			for _, r := range b.recs {
-				if !yield(r, nil) {
-					return
-				}
-			}
-		}
-	}
+	// The store reads and decodes the records on other goroutines while
+	// Build works through them.
+	return Build(ctx, s.Records(ctx, evidence.Query{AllVersions: true}), opts)
 }
 
 // sightings reads the channels each record version was seen through

@@ -1,0 +1,146 @@
+package evidence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// manyRecords is a store of n records (several read batches), every
+// third with a second version.
+func manyRecords(t *testing.T, n int) *Store {
+	t.Helper()
+	s := newStore(t)
+	ctx := context.Background()
+	job, err := s.StartJob(ctx, "test", Stripe, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b Batch
+	for i := range n {
+		b.Records = append(b.Records, rec(fmt.Sprintf("stripe:pi_%05d", n-1-i), "api", fmt.Sprintf(`{"i":%d}`, i)))
+	}
+	if _, err := s.Commit(ctx, job, b); err != nil {
+		t.Fatal(err)
+	}
+	b = Batch{}
+	for i := 0; i < n; i += 3 {
+		r := rec(fmt.Sprintf("stripe:pi_%05d", i), "api", fmt.Sprintf(`{"i":%d,"v":2}`, i))
+		r.Facts.Name = "second"
+		b.Records = append(b.Records, r)
+	}
+	if _, err := s.Commit(ctx, job, b); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Records are read in batches, decoded on every core: they still come in
+// id and version order, each with its facts and raw bytes.
+func TestRecordsInOrderAcrossBatches(t *testing.T) {
+	const n = 3*recordBatchSize + 17
+	s := manyRecords(t, n)
+	ctx := context.Background()
+	for _, q := range []Query{{AllVersions: true, WithRaw: true}, {WithRaw: true}, {AllVersions: true}} {
+		var got []string
+		for r, err := range s.Records(ctx, q) {
+			if err != nil {
+				t.Fatalf("%+v: %v", q, err)
+			}
+			i := 0
+			fmt.Sscanf(strings.TrimPrefix(r.ID, "stripe:pi_"), "%d", &i)
+			if (r.Version == 2) != (r.Facts.Name == "second") || r.Facts.Ref != "ACH-7K2Q9" {
+				t.Fatalf("%+v: %s v%d has the facts %+v", q, r.ID, r.Version, r.Facts)
+			}
+			if q.WithRaw != (len(r.Raw) > 0) || q.WithRaw && !strings.Contains(string(r.Raw), fmt.Sprintf(`"i":%d`, map[bool]int{true: i, false: n - 1 - i}[r.Version == 2])) {
+				t.Fatalf("%+v: %s v%d has the raw bytes %q", q, r.ID, r.Version, r.Raw)
+			}
+			got = append(got, fmt.Sprintf("%s v%d", r.ID, r.Version))
+		}
+		var want []string
+		for i := range n {
+			id := fmt.Sprintf("stripe:pi_%05d", i)
+			switch {
+			case i%3 != 0:
+				want = append(want, id+" v1")
+			case q.AllVersions:
+				want = append(want, id+" v1", id+" v2")
+			default:
+				want = append(want, id+" v2")
+			}
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%+v: %d records, want %d, in order", q, len(got), len(want))
+		}
+	}
+}
+
+// Stopping early ends the query: the store answers the next one.
+func TestRecordsStopEarly(t *testing.T) {
+	s := manyRecords(t, 2*recordBatchSize)
+	ctx := context.Background()
+	for stop := range []int{0, 1, recordBatchSize + 3} {
+		k := 0
+		for _, err := range s.Records(ctx, Query{WithRaw: true}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k == stop {
+				break
+			}
+			k++
+		}
+		if _, err := s.Stats(ctx); err != nil {
+			t.Fatalf("after stopping at %d: %v", stop, err)
+		}
+	}
+}
+
+// A record whose facts do not decode ends the sequence with an error
+// after the records before it; a cancelled context ends it with an error,
+// never quietly.
+func TestRecordsErrors(t *testing.T) {
+	const n = 2*recordBatchSize + 5
+	s := manyRecords(t, n)
+	ctx := context.Background()
+	bad := fmt.Sprintf("stripe:pi_%05d", recordBatchSize+1)
+	if _, err := s.DB().Exec(`UPDATE records SET facts = '{"ref": 7' WHERE id = ?`, bad); err != nil {
+		t.Fatal(err)
+	}
+	k := 0
+	var last error
+	for r, err := range s.Records(ctx, Query{AllVersions: true}) {
+		if err != nil {
+			last = err
+			break
+		}
+		if r.ID >= bad {
+			t.Fatalf("%s read, after the bad record %s", r.ID, bad)
+		}
+		k++
+	}
+	if last == nil || !strings.Contains(last.Error(), bad) {
+		t.Errorf("error %v, want one naming %s", last, bad)
+	}
+	if want := recordBatchSize + 1 + (recordBatchSize+1+2)/3; k != want {
+		t.Errorf("%d records before the error, want %d", k, want)
+	}
+
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	k, last = 0, nil
+	for _, err := range s.Records(cctx, Query{Sources: []Source{Stripe}}) {
+		if err != nil {
+			last = err
+			break
+		}
+		if k++; k == 10 {
+			cancel()
+		}
+	}
+	if !errors.Is(last, context.Canceled) {
+		t.Errorf("after cancelling: %d records, error %v, want context.Canceled", k, last)
+	}
+}
