@@ -89,6 +89,11 @@ type Query struct {
 	AllVersions bool
 	// WithRaw loads the raw bytes (otherwise Record.Raw is nil).
 	WithRaw bool
+	// Lean reads only what describes an object (ID, Version, Source, Via,
+	// Kind, OccurredAt, Zone, Facts, and Raw WithRaw): Digest, SHA256,
+	// Locator, JobID and ImportedAt are left zero. A million rows read
+	// quicker for it.
+	Lean bool
 }
 
 // Records returns the records q selects, ordered by id then version, so the
@@ -121,7 +126,7 @@ func (s *Store) Records(ctx context.Context, q Query) iter.Seq2[Record, error] {
 		go func() {
 			defer close(work)
 			defer close(ordered)
-			complete = s.scanRecords(ctx, stmt, args, func(b *recordBatch) bool {
+			complete = s.scanRecords(ctx, stmt, args, q.Lean, func(b *recordBatch) bool {
 				select {
 				case ordered <- b:
 				case <-ctx.Done():
@@ -181,7 +186,10 @@ func recordsQuery(q Query) (string, []any) {
 	if !q.AllVersions {
 		where = append(where, "version = (SELECT MAX(version) FROM records m WHERE m.id = records.id)")
 	}
-	stmt := `SELECT id, version, source, via, kind, occurred_at, zone, facts, digest, sha256, raw_pack, raw_off, raw_len, locator, job_id, imported_at FROM records`
+	stmt := `SELECT id, version, source, via, kind, occurred_at, zone, facts, raw_pack, raw_off, raw_len, digest, sha256, locator, job_id, imported_at FROM records`
+	if q.Lean {
+		stmt = `SELECT id, version, source, via, kind, occurred_at, zone, facts, raw_pack, raw_off, raw_len FROM records`
+	}
 	if len(where) > 0 {
 		stmt += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -211,7 +219,7 @@ type rawAt struct {
 // scanRecords runs the query and hands its rows over in batches; emit
 // reports whether to go on. A failure is the last batch's err. It reports
 // whether every batch, or the failure, was handed over.
-func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, emit func(*recordBatch) bool) bool {
+func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, lean bool, emit func(*recordBatch) bool) bool {
 	newBatch := func() *recordBatch {
 		return &recordBatch{recs: make([]Record, 0, recordBatchSize), end: make([]int, 0, recordBatchSize),
 			raw: make([]rawAt, 0, recordBatchSize), done: make(chan struct{})}
@@ -239,16 +247,21 @@ func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, emit f
 			imported              int64
 			off, size             int64
 		)
-		if err := rows.Scan(&r.ID, &r.Version, &src, &via, &kind, &occurred, &zone, &facts, &r.Digest,
-			&sum, &packBytes, &off, &size, &r.Locator, &r.JobID, &imported); err != nil {
+		dest := []any{&r.ID, &r.Version, &src, &via, &kind, &occurred, &zone, &facts, &packBytes, &off, &size}
+		if !lean {
+			dest = append(dest, &r.Digest, &sum, &r.Locator, &r.JobID, &imported)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return fail(err)
 		}
 		r.Source, r.Via, r.Kind, r.Zone = Source(in.get(src)), in.get(via), in.get(kind), in.get(zone)
 		if occurred.Valid {
 			r.OccurredAt = time.Unix(0, occurred.Int64).UTC()
 		}
-		r.ImportedAt = time.Unix(0, imported).UTC()
-		copy(r.SHA256[:], sum)
+		if !lean {
+			r.ImportedAt = time.Unix(0, imported).UTC()
+			copy(r.SHA256[:], sum)
+		}
 		b.recs = append(b.recs, r)
 		b.facts = append(b.facts, facts...)
 		b.end = append(b.end, len(b.facts))

@@ -43,7 +43,7 @@ func TestRecordsInOrderAcrossBatches(t *testing.T) {
 	const n = 3*recordBatchSize + 17
 	s := manyRecords(t, n)
 	ctx := context.Background()
-	for _, q := range []Query{{AllVersions: true, WithRaw: true}, {WithRaw: true}, {AllVersions: true}} {
+	for _, q := range []Query{{AllVersions: true, WithRaw: true}, {WithRaw: true}, {AllVersions: true}, {AllVersions: true, Lean: true}, {WithRaw: true, Lean: true}} {
 		var got []string
 		for r, err := range s.Records(ctx, q) {
 			if err != nil {
@@ -56,6 +56,9 @@ func TestRecordsInOrderAcrossBatches(t *testing.T) {
 			}
 			if q.WithRaw != (len(r.Raw) > 0) || q.WithRaw && !strings.Contains(string(r.Raw), fmt.Sprintf(`"i":%d`, map[bool]int{true: i, false: n - 1 - i}[r.Version == 2])) {
 				t.Fatalf("%+v: %s v%d has the raw bytes %q", q, r.ID, r.Version, r.Raw)
+			}
+			if lean := r.Locator == "" && r.Digest == "" && r.JobID == 0 && r.ImportedAt.IsZero() && r.SHA256 == [32]byte{}; lean != q.Lean {
+				t.Fatalf("%+v: %s v%d: locator %q, digest %q, job %d, imported %v", q, r.ID, r.Version, r.Locator, r.Digest, r.JobID, r.ImportedAt)
 			}
 			got = append(got, fmt.Sprintf("%s v%d", r.ID, r.Version))
 		}

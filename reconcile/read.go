@@ -18,7 +18,9 @@ func Read(ctx context.Context, s *evidence.Store) ([]evidence.Record, error) {
 		n = st.AllVersions()
 	}
 	records := make([]evidence.Record, 0, n)
-	for r, err := range s.Records(ctx, evidence.Query{AllVersions: true}) { // Reconcile picks the version that describes each object best
+	// Reconcile picks the version that describes each object best; it
+	// needs nothing of a record's provenance (locator, hash, job).
+	for r, err := range s.Records(ctx, evidence.Query{AllVersions: true, Lean: true}) {
 		if err != nil {
 			return nil, err
 		}

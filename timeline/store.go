@@ -72,7 +72,9 @@ func FromStore(ctx context.Context, s *evidence.Store, opts Options) (*Timeline,
 	}
 	// The store reads and decodes the records on other goroutines while
 	// Build works through them.
-	return Build(ctx, s.Records(ctx, evidence.Query{AllVersions: true}), opts)
+	// Without details, nothing of a record's provenance (locator, hash)
+	// is shown: the lean read leaves it out.
+	return Build(ctx, s.Records(ctx, evidence.Query{AllVersions: true, Lean: !opts.Details}), opts)
 }
 
 // sightings reads the channels each record version was seen through
