@@ -263,6 +263,15 @@ func (b *builder) keyed(key mergeKey, r *evidence.Record, e Event) int {
 	return i
 }
 
+// release lets go of what the builder kept to make the events, once they
+// are made: only the events are sorted, and the builder lives until Build
+// returns.
+func (b *builder) release() {
+	b.keys, b.refunds, b.cal, b.piBooking, b.noBooking = nil, nil, nil, nil, nil
+	b.mails, b.domains, b.findings, b.prompts, b.vias, b.kinds = nil, nil, nil, nil, nil, nil
+	b.opts.BookingOf, b.opts.Bookings, b.opts.Sightings = nil, nil, nil
+}
+
 func (b *builder) finish() *Timeline {
 	b.finishCalendar()
 	b.finishRefunds()
@@ -324,6 +333,7 @@ func (b *builder) finish() *Timeline {
 	}
 	t.Total = b.events.n
 	t.Filtered = b.opts.Filter
+	b.release()
 	t.Events = sortEvents(&b.events, b.opts.Filter)
 	b.events = eventChunks{}
 	for i := range t.Events {
@@ -378,7 +388,7 @@ func sourceOrder(s evidence.Source) int {
 
 // sortEvents returns the events f keeps, in order (compareEvents). It
 // sorts small keys and moves each event once: events are a few hundred
-// bytes, and a million of them are slow to swap about.
+// bytes, and a million of them are slow to swap about. It empties events.
 func sortEvents(events *eventChunks, f Filter) []Event {
 	type key struct {
 		t   int64 // unix nanoseconds; untimed last
@@ -407,9 +417,23 @@ func sortEvents(events *eventChunks, f Filter) []Event {
 		}
 		return compareEvents(events.at(int(a.i)), events.at(int(b.i)))
 	})
+	// Each event to its place, a chunk at a time, each chunk let go once
+	// moved: the events are never all in memory twice.
+	at := make([]int32, events.n) // where each event goes; -1: filtered out
+	for i := range at {
+		at[i] = -1
+	}
+	for k, key := range keys {
+		at[key.i] = int32(k)
+	}
 	out := make([]Event, len(keys))
-	for i, k := range keys {
-		out[i] = *events.at(int(k.i))
+	for c, chunk := range events.chunks {
+		for j := range chunk {
+			if k := at[c<<chunkBits+j]; k >= 0 {
+				out[k] = chunk[j]
+			}
+		}
+		events.chunks[c] = nil
 	}
 	return out
 }
