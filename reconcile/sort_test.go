@@ -1,12 +1,18 @@
 package reconcile
 
 import (
+	"bytes"
+	"encoding/json"
 	"math/rand/v2"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/salvagehq/salvage/internal/scenariotest"
 )
 
 // sortBookings gives the order a plain sort of the bookings gives.
@@ -82,5 +88,25 @@ func TestSplitWork(t *testing.T) {
 		if !slices.IsSorted(firsts) {
 			t.Fatalf("%d: parts out of order: %v", n, firsts)
 		}
+	}
+}
+
+// Reconcile gives the same bookings on one core as on two: items, sets
+// and bookings are made on every core past parallelMin items.
+func TestReconcileSameOnEveryCore(t *testing.T) {
+	base, cfg := scenariotest.Records(t, filepath.Join("..", "fixtures", "scenario"))
+	recs := scaled(base, 3*parallelMin)
+	run := func(procs int) []byte {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		res := Reconcile(slices.Clone(recs), Options{Config: cfg})
+		b, err := json.Marshal(res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	one, two := run(1), run(2)
+	if !bytes.Equal(one, two) {
+		t.Errorf("bookings differ between one core (%d bytes of JSON) and two (%d)", len(one), len(two))
 	}
 }
