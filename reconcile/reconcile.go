@@ -229,8 +229,8 @@ type matcher struct {
 	reasons []string         // link reasons, by linkRec.reason
 	reason  map[string]int32 // index in reasons
 	byRoot  linkGroups
-	phones  *phoneNormalizer // its region; each memo has its own cache
-	biz     map[string]bool  // the business's own addresses
+	region  string          // the customers' usual phone region (each memo normalizes with it)
+	biz     map[string]bool // the business's own addresses
 	loc     *time.Location
 }
 
@@ -245,7 +245,7 @@ type memo struct {
 
 func (m *matcher) newMemo() *memo {
 	return &memo{names: map[string]string{}, itemKeys: map[string]string{},
-		phones: &phoneNormalizer{region: m.phones.region, cache: map[string]string{}}, marks: newStripMarks()}
+		phones: &phoneNormalizer{region: m.region, cache: map[string]string{}}, marks: newStripMarks()}
 }
 
 // itemKey is itemKey, remembered.
@@ -305,7 +305,7 @@ func newMatcher(recs []*evidence.Record, at []int32, n int, o Options) *matcher 
 		}
 	}
 	m := &matcher{o: o, byID: make(map[string]int, len(recs)), reason: map[string]int32{},
-		phones: newPhoneNormalizer(samples), biz: businessAddresses(recs, inOrder), loc: o.Config.Location()}
+		region: newPhoneNormalizer(samples).region, biz: businessAddresses(recs, inOrder), loc: o.Config.Location()}
 	m.inOrder = inOrder
 	m.items = make([]item, len(recs))
 	// Each item from its own record alone: on every core.
