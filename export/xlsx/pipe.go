@@ -10,6 +10,9 @@ import (
 // rowBatch is how many rows encodeRows builds at once.
 const rowBatch = 128
 
+// encPool holds the buffers batches of rows are encoded into.
+var encPool = sync.Pool{New: func() any { b := make([]byte, 0, 256<<10); return &b }}
+
 // encodeRows writes to s a row for each item, in order. items is read on
 // a goroutine of its own (a store query: decoding the facts), a batch at
 // a time; the batches are built (build gets the row's index and its item)
@@ -22,7 +25,8 @@ func encodeRows[T any](ctx context.Context, s *stream, items iter.Seq2[T, error]
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
-		rows [][]byte
+		enc  *[]byte // the batch's rows, encoded one after the other
+		ends []int   // where each row ends in enc
 		more [][][]any
 		err  error
 	}
@@ -80,23 +84,29 @@ func encodeRows[T any](ctx context.Context, s *stream, items iter.Seq2[T, error]
 	for range workers {
 		wg.Go(func() {
 			for j := range jobs {
-				r := result{rows: make([][]byte, len(j.items))}
+				// The rows of a batch are encoded into one buffer, handed
+				// back once written: a million rows do not each grow
+				// their own.
+				r := result{enc: encPool.Get().(*[]byte), ends: make([]int, 0, len(j.items))}
 				if extra != nil {
 					r.more = make([][][]any, len(j.items))
 				}
+				enc := (*r.enc)[:0]
 				for n, v := range j.items {
 					cells, more, err := build(j.first+n, v)
 					if extra != nil {
 						r.more[n] = more
 					}
 					if err == nil {
-						r.rows[n], err = appendRow(nil, s.rowNumber(j.first+n), cells)
+						enc, err = appendRow(enc, s.rowNumber(j.first+n), cells)
 					}
 					if err != nil {
 						r.err = err
 						break
 					}
+					r.ends = append(r.ends, len(enc))
 				}
+				*r.enc = enc
 				j.out <- r
 			}
 		})
@@ -107,17 +117,20 @@ func encodeRows[T any](ctx context.Context, s *stream, items iter.Seq2[T, error]
 		if err = r.err; err != nil {
 			break
 		}
-		for n, row := range r.rows {
+		from := 0
+		for n, end := range r.ends {
 			bar.Add(1)
-			if err = s.addEncoded(row); err != nil {
+			if err = s.addEncoded((*r.enc)[from:end]); err != nil {
 				break
 			}
+			from = end
 			if extra != nil && len(r.more[n]) > 0 {
 				if err = extra(r.more[n]); err != nil {
 					break
 				}
 			}
 		}
+		encPool.Put(r.enc)
 		if err != nil {
 			break
 		}

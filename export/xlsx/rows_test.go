@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
@@ -180,5 +181,37 @@ func TestSplice(t *testing.T) {
 	io.WriteString(w2, part("no marker here"))
 	if err := z2.Close(); err == nil || !strings.Contains(err.Error(), "no placeholder") {
 		t.Errorf("rows without a placeholder: %v, want an error", err)
+	}
+}
+
+// TestUnitsAgreeRuneByRune checks the ASCII fast paths of utf16Len and
+// splitUnits against counting rune by rune.
+func TestUnitsAgreeRuneByRune(t *testing.T) {
+	slow := func(s string) int {
+		n := 0
+		for _, r := range s {
+			n += max(utf16.RuneLen(r), 1)
+		}
+		return n
+	}
+	texts := []string{"", "a", "plain ASCII text that runs past eight bytes", "é", "ab😀cd", "12345678😀", "1234567😀8",
+		strings.Repeat("x", 17) + "\xff" + strings.Repeat("y", 9), "ünïcödé and ASCII mixed, 日本語 too", "\xf0\x9f\x98", "😀😀😀"}
+	for _, s := range texts {
+		if got, want := utf16Len(s), slow(s); got != want {
+			t.Errorf("utf16Len(%q) = %d, want %d", s, got, want)
+		}
+		for n := 0; n <= slow(s)+1; n++ {
+			head, rest := splitUnits(s, n)
+			if head+rest != s || slow(head) > n || !utf8.ValidString(head) && utf8.ValidString(s) {
+				t.Errorf("splitUnits(%q, %d) = %q, %q", s, n, head, rest)
+			}
+			// The head is the longest that fits: one more rune would not.
+			if rest != "" {
+				_, size := utf8.DecodeRuneInString(rest)
+				if slow(s[:len(head)+size]) <= n {
+					t.Errorf("splitUnits(%q, %d) = %q: stops short", s, n, head)
+				}
+			}
+		}
 	}
 }

@@ -203,14 +203,20 @@ func fitMore(s string, limit, more int) string {
 
 // splitUnits splits s after at most n UTF-16 units, between runes.
 func splitUnits(s string, n int) (string, string) {
-	units := 0
-	for i, r := range s {
+	if len(s) <= n { // bytes ≥ UTF-16 units
+		return s, ""
+	}
+	// Text is mostly ASCII, a byte a unit: its ASCII start is taken
+	// whole, the rest rune by rune.
+	start := asciiPrefix(s[:max(n, 0)])
+	units := start
+	for i, r := range s[start:] {
 		u := utf16.RuneLen(r)
 		if u < 0 {
 			u = 1
 		}
 		if units+u > n {
-			return s[:i], s[i:]
+			return s[:start+i], s[start+i:]
 		}
 		units += u
 	}
@@ -226,16 +232,40 @@ func excerpt(s string, limit int) string {
 	return fitMore(redact(head), limit, utf16Len(rest))
 }
 
+// utf16Len is the length of s in UTF-16 units (invalid UTF-8: a unit a
+// byte), as Excel counts a cell's characters.
 func utf16Len(s string) int {
 	n := 0
-	for _, r := range s {
-		if r >= 0x10000 && r <= utf8.MaxRune {
+	for len(s) > 0 {
+		// ASCII runs: a unit a byte.
+		k := asciiPrefix(s)
+		n += k
+		s = s[k:]
+		if s == "" {
+			break
+		}
+		r, size := utf8.DecodeRuneInString(s)
+		if r >= 0x10000 {
 			n += 2
 		} else {
 			n++
 		}
+		s = s[size:]
 	}
 	return n
+}
+
+// asciiPrefix is the length of s's longest ASCII prefix.
+func asciiPrefix(s string) int {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if s[i]|s[i+1]|s[i+2]|s[i+3]|s[i+4]|s[i+5]|s[i+6]|s[i+7] >= utf8.RuneSelf {
+			break
+		}
+	}
+	for ; i < len(s) && s[i] < utf8.RuneSelf; i++ {
+	}
+	return i
 }
 
 // text is outside text as a cell: always a string cell (never a formula,
