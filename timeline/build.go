@@ -109,6 +109,9 @@ type builder struct {
 
 	records map[evidence.Source]int
 	details []string
+	// parts are each event's details, one per witness, joined at the end
+	// in the order of its witnesses (not the order they came in).
+	parts [][]detailPart
 	agent   []agentInfo
 	vias    map[string][]string // interned one-channel lists
 	kinds   map[string]string   // interned kinds
@@ -216,16 +219,19 @@ func (b *builder) pushSeen(s seen, e Event) int {
 	}
 	e.Evidence = []Witness{s.w}
 	if s.detail != "" {
-		b.details = append(b.details, s.detail)
-		e.detail = int32(len(b.details))
+		b.parts = append(b.parts, []detailPart{{s.w, s.detail}})
+		e.detail = int32(len(b.parts))
 	}
 	return b.events.add(e)
 }
 
 // join adds s as another witness of event i. The event takes s's time and
-// summary when its rank is better (lower), or equal and earlier.
+// summary when its rank is better (lower), or equal and earlier, or equal
+// and as early with more to say (a longer summary; at last the smaller
+// witness): which witness comes first in the records read does not matter.
 func (b *builder) join(i int, s seen, t time.Time, rank int8, summary string) {
 	e := b.events.at(i)
+	first := e.Evidence[0]
 	e.Evidence = append(e.Evidence, s.w)
 	if e.Booking == "" {
 		e.Booking = s.booking
@@ -233,7 +239,16 @@ func (b *builder) join(i int, s seen, t time.Time, rank int8, summary string) {
 			e.Subject = e.Booking
 		}
 	}
-	if !t.IsZero() && (e.Time.IsZero() || rank < e.rank || rank == e.rank && t.Before(e.Time)) {
+	tie := func() bool {
+		if summary == "" {
+			return false
+		}
+		// > 0: s's summary says more, or as much and sorts first, or
+		// is the same and s is the smaller witness.
+		return cmp.Or(cmp.Compare(len(summary), len(e.Summary)), strings.Compare(e.Summary, summary),
+			strings.Compare(first.ID, s.w.ID), cmp.Compare(first.Version, s.w.Version)) > 0
+	}
+	if !t.IsZero() && (e.Time.IsZero() || rank < e.rank || rank == e.rank && (t.Before(e.Time) || t.Equal(e.Time) && tie())) {
 		e.Time, e.rank = t, rank
 		if summary != "" {
 			e.Summary = summary
@@ -244,10 +259,10 @@ func (b *builder) join(i int, s seen, t time.Time, rank int8, summary string) {
 	}
 	if s.detail != "" {
 		if e.detail == 0 {
-			b.details = append(b.details, s.detail)
-			e.detail = int32(len(b.details))
+			b.parts = append(b.parts, []detailPart{{s.w, s.detail}})
+			e.detail = int32(len(b.parts))
 		} else {
-			b.details[e.detail-1] += "\n\n" + s.detail
+			b.parts[e.detail-1] = append(b.parts[e.detail-1], detailPart{s.w, s.detail})
 		}
 	}
 }
@@ -277,6 +292,27 @@ func (b *builder) finish() *Timeline {
 	b.finishRefunds()
 	b.finishStripeBookings()
 	b.finishMail()
+	for e := range b.events.all() {
+		// The witness that gives the time first, the others by id.
+		if ev := e.Evidence; len(ev) > 2 {
+			slices.SortFunc(ev[1:], compareWitnesses)
+		}
+		// Their details in the same order.
+		if e.detail > 0 {
+			parts := b.parts[e.detail-1]
+			slices.SortFunc(parts, func(x, y detailPart) int {
+				return cmp.Or(-cmp.Compare(b2i(x.w.ID == e.Evidence[0].ID && x.w.Version == e.Evidence[0].Version), b2i(y.w.ID == e.Evidence[0].ID && y.w.Version == e.Evidence[0].Version)),
+					compareWitnesses(x.w, y.w))
+			})
+			texts := make([]string, len(parts))
+			for i, p := range parts {
+				texts[i] = p.text
+			}
+			b.details = append(b.details, strings.Join(texts, "\n\n"))
+			e.detail = int32(len(b.details))
+		}
+	}
+	b.parts = nil
 	t := &Timeline{Location: b.loc, Records: b.records, Case: b.opts.Case, details: b.details, agent: b.agent}
 	b.markers(t)
 
@@ -325,12 +361,6 @@ func (b *builder) finish() *Timeline {
 	secrets := b.secrets
 	t.secrets = &secrets
 
-	for e := range b.events.all() {
-		// The witness that gives the time first, the others by id.
-		if ev := e.Evidence; len(ev) > 2 {
-			slices.SortFunc(ev[1:], func(x, y Witness) int { return cmp.Or(strings.Compare(x.ID, y.ID), cmp.Compare(x.Version, y.Version)) })
-		}
-	}
 	t.Total = b.events.n
 	t.Filtered = b.opts.Filter
 	b.release()
@@ -342,6 +372,24 @@ func (b *builder) finish() *Timeline {
 		}
 	}
 	return t
+}
+
+// detailPart is what one witness of an event says (Options.Details).
+type detailPart struct {
+	w    Witness
+	text string
+}
+
+// compareWitnesses orders witnesses by id, then version.
+func compareWitnesses(x, y Witness) int {
+	return cmp.Or(strings.Compare(x.ID, y.ID), cmp.Compare(x.Version, y.Version))
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // eventChunks holds the events as Build makes them, in chunks of a fixed

@@ -7,9 +7,11 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"flag"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -322,5 +324,58 @@ func TestScenarioData(t *testing.T) {
 	}
 	if both == 0 {
 		t.Error("no calendar event shows both the ICS export and the API")
+	}
+}
+
+// TestRecordOrderDoesNotMatter builds the scenario's timeline from its
+// records in id order and in shuffled orders (each record's versions kept
+// in order): every format is the same as FromStore's, which reads them in
+// the order they were stored.
+func TestRecordOrderDoesNotMatter(t *testing.T) {
+	ctx := context.Background()
+	s := scenarioCase(t)
+	want := writeAll(t, scenarioTimeline(t))
+	opts, err := storeOptions(ctx, s, Options{Details: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var byID [][]evidence.Record // each id's versions, ids in order
+	for r, err := range s.Records(ctx, evidence.Query{AllVersions: true}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(byID); n > 0 && byID[n-1][0].ID == r.ID {
+			byID[n-1] = append(byID[n-1], r)
+		} else {
+			byID = append(byID, []evidence.Record{r})
+		}
+	}
+	for seed := range uint64(4) {
+		order := slices.Clone(byID)
+		if seed > 0 {
+			rand.New(rand.NewPCG(seed, seed)).Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		}
+		records := func(yield func(evidence.Record, error) bool) {
+			for _, versions := range order {
+				for _, r := range versions {
+					if !yield(r, nil) {
+						return
+					}
+				}
+			}
+		}
+		tl, err := Build(ctx, records, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, got := range writeAll(t, tl) {
+			if !bytes.Equal(got, want[name]) {
+				i := 0
+				for i < len(got) && got[i] == want[name][i] {
+					i++
+				}
+				t.Errorf("order %d: %s differs from FromStore's at byte %d: %q, want %q", seed, name, i, got[max(0, i-80):min(len(got), i+80)], want[name][max(0, i-80):min(len(want[name]), i+80)])
+			}
+		}
 	}
 }

@@ -18,16 +18,31 @@ import (
 //
 // It reads the store one query at a time (the store has one connection).
 func FromStore(ctx context.Context, s *evidence.Store, opts Options) (*Timeline, error) {
+	opts, err := storeOptions(ctx, s, opts)
+	if err != nil {
+		return nil, err
+	}
+	// The store reads and decodes the records on other goroutines while
+	// Build works through them, in the order they are stored (a read of
+	// the table from start to end: Build's timeline does not depend on
+	// the order).
+	// Without details, nothing of a record's provenance (locator, hash)
+	// is shown: the lean read leaves it out.
+	return Build(ctx, s.Records(ctx, evidence.Query{AllVersions: true, Lean: !opts.Details, InStoreOrder: true}), opts)
+}
+
+// storeOptions is opts with what FromStore takes from the store.
+func storeOptions(ctx context.Context, s *evidence.Store, opts Options) (Options, error) {
 	opts.Config = s.Config()
 	info := &CaseInfo{}
 	jobs, err := s.Jobs(ctx)
 	if err != nil {
-		return nil, err
+		return opts, err
 	}
 	info.Jobs = jobs
 	run, ok, err := s.LastReconcile(ctx)
 	if err != nil {
-		return nil, err
+		return opts, err
 	}
 	refs := newRefIndex()
 	if ok {
@@ -35,13 +50,13 @@ func FromStore(ctx context.Context, s *evidence.Store, opts Options) (*Timeline,
 		if len(run.SummaryJSON) > 0 {
 			var sum reconcile.Summary
 			if err := json.Unmarshal(run.SummaryJSON, &sum); err != nil {
-				return nil, fmt.Errorf("read the reconcile summary: %w", err)
+				return opts, fmt.Errorf("read the reconcile summary: %w", err)
 			}
 			info.Summary = &sum
 		}
 		for sb, err := range s.Bookings(ctx) {
 			if err != nil {
-				return nil, err
+				return opts, err
 			}
 			var bk struct {
 				Ref         string                  `json:"ref"`
@@ -51,7 +66,7 @@ func FromStore(ctx context.Context, s *evidence.Store, opts Options) (*Timeline,
 				Evidence    []string                `json:"evidence"`
 			}
 			if err := gojson.Unmarshal(sb.JSON, &bk); err != nil {
-				return nil, fmt.Errorf("read booking %s: %w", sb.Ref, err)
+				return opts, fmt.Errorf("read booking %s: %w", sb.Ref, err)
 			}
 			bi := BookingInfo{Ref: bk.Ref, Status: bk.Status, NeedsReview: bk.NeedsReview, Evidence: len(bk.Evidence)}
 			for _, r := range bk.Reasons {
@@ -68,13 +83,9 @@ func FromStore(ctx context.Context, s *evidence.Store, opts Options) (*Timeline,
 	opts.Bookings, opts.BookingOf = nil, refs.lookup
 	opts.Case = info
 	if opts.Sightings, err = sightings(ctx, s); err != nil {
-		return nil, err
+		return opts, err
 	}
-	// The store reads and decodes the records on other goroutines while
-	// Build works through them.
-	// Without details, nothing of a record's provenance (locator, hash)
-	// is shown: the lean read leaves it out.
-	return Build(ctx, s.Records(ctx, evidence.Query{AllVersions: true, Lean: !opts.Details}), opts)
+	return opts, nil
 }
 
 // sightings reads the channels each record version was seen through
