@@ -96,6 +96,7 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, job *Job, pack *packWrit
 			return c, err
 		}
 		defer sight.Close()
+		var readable *sql.Stmt // prepared when a record has a Readable
 
 		for i := range b.Records {
 			r := &b.Records[i]
@@ -147,6 +148,17 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, job *Job, pack *packWrit
 			seq, err := res.LastInsertId()
 			if err != nil {
 				return c, fmt.Errorf("store %s: %w", r.ID, err)
+			}
+			if r.Readable != nil {
+				if readable == nil {
+					if readable, err = tx.PrepareContext(ctx, `INSERT INTO readable(record_seq, title, text) VALUES (?, ?, ?)`); err != nil {
+						return c, err
+					}
+					defer readable.Close()
+				}
+				if _, err := readable.ExecContext(ctx, seq, r.Readable.Title, r.Readable.Text); err != nil {
+					return c, fmt.Errorf("store %s: %w", r.ID, err)
+				}
 			}
 			// A later arrival of the same id in this batch compares with this one.
 			h.latest++

@@ -94,6 +94,10 @@ type Query struct {
 	// Locator, JobID and ImportedAt are left zero. A million rows read
 	// quicker for it.
 	Lean bool
+	// Readable loads Record.Readable where the importer stored one; with
+	// WithRaw, the raw bytes are then loaded only for the records without
+	// one: what a person reads of a record is there without them.
+	Readable bool
 	// InStoreOrder yields the records in the order the case stored them
 	// (import order) instead of by id: a read of the whole table from
 	// start to end, several times quicker than by id on a large case,
@@ -131,7 +135,7 @@ func (s *Store) Records(ctx context.Context, q Query) iter.Seq2[Record, error] {
 		go func() {
 			defer close(work)
 			defer close(ordered)
-			complete = s.scanRecords(ctx, stmt, args, q.Lean, func(b *recordBatch) bool {
+			complete = s.scanRecords(ctx, stmt, args, q, func(b *recordBatch) bool {
 				select {
 				case ordered <- b:
 				case <-ctx.Done():
@@ -195,13 +199,16 @@ func recordsQuery(q Query) (string, []any) {
 	if q.Lean {
 		stmt = `SELECT id, version, source, via, kind, occurred_at, zone, facts, raw_pack, raw_off, raw_len FROM records`
 	}
+	if q.Readable {
+		stmt = strings.Replace(stmt, " FROM records", ", readable.title, readable.text FROM records LEFT JOIN readable ON readable.record_seq = records.seq", 1)
+	}
 	if len(where) > 0 {
 		stmt += " WHERE " + strings.Join(where, " AND ")
 	}
 	if q.InStoreOrder {
-		return stmt + " ORDER BY seq", args
+		return stmt + " ORDER BY records.seq", args
 	}
-	return stmt + " ORDER BY id, version", args
+	return stmt + " ORDER BY records.id, records.version", args
 }
 
 // recordBatchSize is how many rows a batch holds.
@@ -227,7 +234,7 @@ type rawAt struct {
 // scanRecords runs the query and hands its rows over in batches; emit
 // reports whether to go on. A failure is the last batch's err. It reports
 // whether every batch, or the failure, was handed over.
-func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, lean bool, emit func(*recordBatch) bool) bool {
+func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, q Query, emit func(*recordBatch) bool) bool {
 	factsCap := 0 // the facts of the batch before: the next one's are much the same size
 	newBatch := func() *recordBatch {
 		return &recordBatch{recs: make([]Record, 0, recordBatchSize), end: make([]int, 0, recordBatchSize),
@@ -254,11 +261,15 @@ func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, lean b
 		facts, sum, packBytes sql.RawBytes
 		imported              int64
 		off, size             int64
+		title, text           sql.NullString
 	)
 	// One set of destinations for every row: not a dozen allocations each.
 	dest := []any{&r.ID, &r.Version, &src, &via, &kind, &occurred, &zone, &facts, &packBytes, &off, &size}
-	if !lean {
+	if !q.Lean {
 		dest = append(dest, &r.Digest, &sum, &r.Locator, &r.JobID, &imported)
+	}
+	if q.Readable {
+		dest = append(dest, &title, &text)
 	}
 	for rows.Next() {
 		r, occurred = Record{}, sql.NullInt64{}
@@ -269,7 +280,10 @@ func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, lean b
 		if occurred.Valid {
 			r.OccurredAt = time.Unix(0, occurred.Int64).UTC()
 		}
-		if !lean {
+		if title.Valid {
+			r.Readable = &Readable{Title: title.String, Text: text.String}
+		}
+		if !q.Lean {
 			r.ImportedAt = time.Unix(0, imported).UTC()
 			copy(r.SHA256[:], sum)
 		}
@@ -302,7 +316,7 @@ func (b *recordBatch) decode(s *Store, withRaw bool) {
 			b.recs, b.err = b.recs[:k], fmt.Errorf("record %s v%d: facts: %w", r.ID, r.Version, err)
 			return
 		}
-		if withRaw {
+		if withRaw && r.Readable == nil {
 			var err error
 			if r.Raw, err = s.raw.read(b.raw[k].pack, b.raw[k].off, b.raw[k].size); err != nil {
 				b.recs, b.err = b.recs[:k], fmt.Errorf("record %s v%d: %w", r.ID, r.Version, err)

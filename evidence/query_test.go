@@ -147,3 +147,62 @@ func TestRecordsErrors(t *testing.T) {
 		t.Errorf("after cancelling: %d records, error %v, want context.Canceled", k, last)
 	}
 }
+
+// What an importer stores for people to read comes back when a query asks,
+// with each version its own, and then stands in for the raw bytes; records
+// without it still have theirs.
+func TestReadable(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	job, err := s.StartJob(ctx, "test", Mail, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withText := func(id, raw, title string) Record {
+		r := rec(id, "mbox", raw)
+		r.Source, r.Kind = Mail, "email"
+		if title != "" {
+			r.Readable = &Readable{Title: title, Text: "text of " + raw}
+		}
+		return r
+	}
+	for _, b := range []Batch{
+		{Records: []Record{withText("mail:<a@x>", "first", "Booking"), withText("mail:<b@x>", "plain", "")}},
+		{Records: []Record{withText("mail:<a@x>", "second", "Booking, moved")}},
+	} {
+		if _, err := s.Commit(ctx, job, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	show := func(q Query) string {
+		var out []string
+		for r, err := range s.Records(ctx, q) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			line := fmt.Sprintf("%s v%d raw=%q", r.ID, r.Version, r.Raw)
+			if r.Readable != nil {
+				line += fmt.Sprintf(" readable=%q/%q", r.Readable.Title, r.Readable.Text)
+			}
+			out = append(out, line)
+		}
+		return strings.Join(out, "\n")
+	}
+	for _, tc := range []struct {
+		q    Query
+		want string
+	}{
+		{Query{AllVersions: true, WithRaw: true}, `mail:<a@x> v1 raw="first"
+mail:<a@x> v2 raw="second"
+mail:<b@x> v1 raw="plain"`},
+		{Query{AllVersions: true, WithRaw: true, Readable: true}, `mail:<a@x> v1 raw="" readable="Booking"/"text of first"
+mail:<a@x> v2 raw="" readable="Booking, moved"/"text of second"
+mail:<b@x> v1 raw="plain"`},
+		{Query{Readable: true, Lean: true, InStoreOrder: true}, `mail:<b@x> v1 raw=""
+mail:<a@x> v2 raw="" readable="Booking, moved"/"text of second"`},
+	} {
+		if got := show(tc.q); got != tc.want {
+			t.Errorf("%+v:\n%s\nwant\n%s", tc.q, got, tc.want)
+		}
+	}
+}

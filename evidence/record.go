@@ -96,12 +96,23 @@ type Record struct {
 	// analyst and never used to identify the record.
 	Locator string
 
+	// Readable is what a person reads of the object (an email's subject,
+	// and its headers and text, decoded), when the importer that decoded
+	// it says so; nil otherwise. It is derived from Raw, stored beside the
+	// record, and read back when a query asks (Query.Readable).
+	Readable *Readable
+
 	// Set by the store when read back.
 	JobID      int64
 	ImportedAt time.Time
 
 	// factsJSON is Facts in stored form, set by Prepare.
 	factsJSON []byte
+}
+
+// Readable is a record as a person reads it: a one-line title and a text.
+type Readable struct {
+	Title, Text string
 }
 
 // Prepare validates r and computes what storing it needs (its SHA-256, its

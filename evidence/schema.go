@@ -163,6 +163,16 @@ CREATE TABLE dispositions (
 	against    TEXT    NOT NULL              -- the database, without credentials
 ) STRICT;
 `,
+	// 5: what a person reads of a record, as the importer that decoded it
+	// worked it out (an email's subject, headers and text): the workbook
+	// shows it without decoding the raw bytes again.
+	`
+CREATE TABLE readable (
+	record_seq INTEGER PRIMARY KEY REFERENCES records(seq),
+	title      TEXT    NOT NULL,
+	text       TEXT    NOT NULL
+) STRICT;
+`,
 }
 
 // SchemaVersion is the case schema this build writes.

@@ -82,8 +82,9 @@ type Case struct {
 	// same bookings each time.
 	Bookings func() iter.Seq2[[]byte, error]
 	// Records yields the newest version of every record of the given
-	// sources, raw bytes loaded, ordered by id (byte order). It is called
-	// once.
+	// sources, ordered by id (byte order), each with what a person reads
+	// of it (Record.Readable) where the case holds that, else its raw
+	// bytes. It is called once.
 	Records func(sources []evidence.Source) iter.Seq2[evidence.Record, error]
 	// Describe gives a record's title and text as a person reads them.
 	Describe func(evidence.Record) (title, text string)
@@ -117,7 +118,7 @@ func FromStore(ctx context.Context, s *evidence.Store) Case {
 			}
 		},
 		Records: func(sources []evidence.Source) iter.Seq2[evidence.Record, error] {
-			return s.Records(ctx, evidence.Query{Sources: sources, WithRaw: true, Lean: true})
+			return s.Records(ctx, evidence.Query{Sources: sources, WithRaw: true, Lean: true, Readable: true})
 		},
 		Describe: describe.Text,
 		// Built when the workbook is ready for it: after the Bookings and
@@ -263,7 +264,12 @@ func Write(ctx context.Context, w io.Writer, c Case, opt Options) (Stats, error)
 		c.Zone = time.UTC
 	}
 	if c.Describe == nil {
-		c.Describe = func(r evidence.Record) (string, string) { return r.Kind, string(r.Raw) }
+		c.Describe = func(r evidence.Record) (string, string) {
+			if r.Readable != nil {
+				return r.Readable.Title, r.Readable.Text
+			}
+			return r.Kind, string(r.Raw)
+		}
 	}
 	f := excelize.NewFile(excelize.Options{})
 	defer f.Close()

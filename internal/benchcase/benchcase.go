@@ -41,7 +41,8 @@ func scenario(tb testing.TB) string {
 // they were built from, copied with their own references and ids until
 // there are n, as a bigger business would have.
 func Build(b testing.TB, n int) string {
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("salvage-bench-case-%d", n))
+	// A case of an older schema lacks what this build stores: built anew.
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("salvage-bench-case-%d-s%d", n, evidence.SchemaVersion))
 	if _, err := os.Stat(filepath.Join(dir, "complete")); err == nil {
 		return dir
 	}

@@ -12,7 +12,6 @@ import (
 	gojson "github.com/goccy/go-json"
 	"strings"
 
-	gomail "github.com/emersion/go-message/mail"
 	"github.com/salvagehq/salvage/evidence"
 	"github.com/salvagehq/salvage/sources/mail"
 )
@@ -21,10 +20,14 @@ import (
 // cannot read is shown as its raw bytes. Secrets are not redacted here;
 // the caller redacts what it shows.
 func Text(r evidence.Record) (title, text string) {
+	if r.Readable != nil {
+		// What the importer worked out when it decoded the record.
+		return r.Readable.Title, r.Readable.Text
+	}
 	switch r.Source {
 	case evidence.Mail:
 		if m, err := mail.Decode(r.Raw); err == nil {
-			return m.Subject, mailText(m)
+			return m.Subject, m.Readable()
 		}
 	case evidence.Stripe:
 		return stripeText(r)
@@ -35,35 +38,6 @@ func Text(r evidence.Record) (title, text string) {
 		return icsText(r.Raw)
 	}
 	return r.Kind, string(r.Raw)
-}
-
-func mailText(m *mail.Message) string {
-	var b strings.Builder
-	if m.From != nil {
-		fmt.Fprintf(&b, "From: %s\n", address(m.From))
-	}
-	if len(m.To) > 0 {
-		to := make([]string, len(m.To))
-		for i, a := range m.To {
-			to[i] = address(a)
-		}
-		fmt.Fprintf(&b, "To: %s\n", strings.Join(to, ", "))
-	}
-	if !m.Date.IsZero() {
-		fmt.Fprintf(&b, "Date: %s\n", m.Date.Format("Mon, 2 Jan 2006 15:04 -0700"))
-	}
-	b.WriteString("\n")
-	b.WriteString(strings.TrimSpace(m.Text))
-	return b.String()
-}
-
-// address is an address as a person reads it: "Name <addr>", the name
-// decoded (net/mail's String would encode it again as RFC 2047).
-func address(a *gomail.Address) string {
-	if a.Name == "" {
-		return a.Address
-	}
-	return a.Name + " <" + a.Address + ">"
 }
 
 // stripeText is the object's type, id and description, and the object's

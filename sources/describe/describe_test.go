@@ -1,10 +1,12 @@
 package describe
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/salvagehq/salvage/evidence"
+	"github.com/salvagehq/salvage/internal/scenariotest"
 )
 
 func TestText(t *testing.T) {
@@ -79,4 +81,33 @@ func FuzzText(f *testing.F) {
 	f.Fuzz(func(t *testing.T, source string, raw []byte) {
 		Text(evidence.Record{ID: "x:1", Source: evidence.Source(source), Kind: "k", Raw: raw})
 	})
+}
+
+// TestReadableIsWhatDecodingShows imports the committed scenario's mail:
+// what the importer stores for people to read is what decoding the raw
+// bytes again shows, title and text.
+func TestReadableIsWhatDecodingShows(t *testing.T) {
+	records, _ := scenariotest.RecordsWithRaw(t, filepath.Join("..", "..", "fixtures", "scenario"))
+	n := 0
+	for _, r := range records {
+		if r.Source != evidence.Mail {
+			continue
+		}
+		if r.Readable == nil {
+			t.Fatalf("%s: the mail importer stored nothing readable", r.ID)
+		}
+		title, text := Text(r)
+		stored := r.Readable
+		r.Readable = nil
+		if wantTitle, wantText := Text(r); title != wantTitle || text != wantText {
+			t.Errorf("%s: stored %q / %q, decoding shows %q / %q", r.ID, title, text, wantTitle, wantText)
+		}
+		if *stored != (evidence.Readable{Title: title, Text: text}) {
+			t.Errorf("%s: Text did not show what was stored", r.ID)
+		}
+		n++
+	}
+	if n < 100 {
+		t.Fatalf("%d mail records in the scenario, want hundreds", n)
+	}
 }

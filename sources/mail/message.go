@@ -151,6 +151,37 @@ func Decode(raw []byte) (*Message, error) {
 	return m, nil
 }
 
+// Readable is the message as a person reads it: its From, To and Date,
+// then its text (the plain part, or the HTML part's text).
+func (m *Message) Readable() string {
+	var b strings.Builder
+	if m.From != nil {
+		fmt.Fprintf(&b, "From: %s\n", readableAddress(m.From))
+	}
+	if len(m.To) > 0 {
+		to := make([]string, len(m.To))
+		for i, a := range m.To {
+			to[i] = readableAddress(a)
+		}
+		fmt.Fprintf(&b, "To: %s\n", strings.Join(to, ", "))
+	}
+	if !m.Date.IsZero() {
+		fmt.Fprintf(&b, "Date: %s\n", m.Date.Format("Mon, 2 Jan 2006 15:04 -0700"))
+	}
+	b.WriteString("\n")
+	b.WriteString(strings.TrimSpace(m.Text))
+	return b.String()
+}
+
+// readableAddress is an address as a person reads it: "Name <addr>", the name
+// decoded (net/mail's String would encode it again as RFC 2047).
+func readableAddress(a *gomail.Address) string {
+	if a.Name == "" {
+		return a.Address
+	}
+	return a.Name + " <" + a.Address + ">"
+}
+
 // Reply is Text without the quoted earlier messages (worked out when first
 // asked: describing a message for a person needs only Text).
 func (m *Message) Reply() string {
@@ -329,6 +360,8 @@ func (p *Parser) Parse(ctx context.Context, raw []byte, via, locator string, att
 		r.OccurredAt = m.Date.UTC()
 		r.Zone = m.Date.Format("-07:00")
 	}
+	// Decoded once, here: exports show it without decoding it again.
+	r.Readable = &evidence.Readable{Title: m.Subject, Text: m.Readable()}
 	from := ""
 	if m.From != nil {
 		from = strings.ToLower(m.From.Address)
