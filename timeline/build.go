@@ -111,7 +111,7 @@ type builder struct {
 	details []string
 	// parts are each event's details, one per witness, joined at the end
 	// in the order of its witnesses (not the order they came in).
-	parts [][]detailPart
+	parts   [][]detailPart
 	agent   []agentInfo
 	vias    map[string][]string // interned one-channel lists
 	kinds   map[string]string   // interned kinds
