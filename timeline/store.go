@@ -15,6 +15,8 @@ import (
 // reconcile's bookings, and what the reports say of the recovery (import
 // jobs, the reconcile run and its summary). opts.Config, Bookings,
 // Sightings and Case are filled from the store; the rest is as given.
+// A caller that knows which booking holds each record gives
+// opts.BookingOf: the bookings are then not read, and Case lists none.
 //
 // It reads the store one query at a time (the store has one connection).
 func FromStore(ctx context.Context, s *evidence.Store, opts Options) (*Timeline, error) {
@@ -44,6 +46,7 @@ func storeOptions(ctx context.Context, s *evidence.Store, opts Options) (Options
 	if err != nil {
 		return opts, err
 	}
+	given := opts.BookingOf != nil
 	refs := newRefIndex()
 	if ok {
 		info.Reconcile = &run
@@ -54,6 +57,8 @@ func storeOptions(ctx context.Context, s *evidence.Store, opts Options) (Options
 			}
 			info.Summary = &sum
 		}
+	}
+	if ok && !given {
 		for sb, err := range s.Bookings(ctx) {
 			if err != nil {
 				return opts, err
@@ -79,8 +84,10 @@ func storeOptions(ctx context.Context, s *evidence.Store, opts Options) (Options
 			}
 		}
 	}
-	refs.build()
-	opts.Bookings, opts.BookingOf = nil, refs.lookup
+	if !given {
+		refs.build()
+		opts.Bookings, opts.BookingOf = nil, refs.lookup
+	}
 	opts.Case = info
 	if opts.Sightings, err = sightings(ctx, s); err != nil {
 		return opts, err

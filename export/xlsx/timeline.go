@@ -3,6 +3,7 @@ package xlsx
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/salvagehq/salvage/timeline"
@@ -35,7 +36,12 @@ func (w *writer) timelineSheet(ctx context.Context) error {
 	}
 	bar := w.bar("workbook: timeline", 0)
 	defer bar.Done()
-	rows, err := w.c.Timeline()
+	// The timeline's events name the booking that holds their records:
+	// the Evidence sheet's index says which, and goes when the timeline
+	// is built (the writer lets go of it here).
+	idx := &bookingIndex{used: w.evidence, ids: w.ids, refs: w.refs}
+	w.evidence, w.ids = nil, nil
+	rows, err := w.c.Timeline(idx.lookup)
 	if err != nil {
 		return fmt.Errorf("timeline: %w", err)
 	}
@@ -80,4 +86,20 @@ func (w *writer) timelineSheet(ctx context.Context) error {
 	}
 	w.stats.Timeline = ts.written
 	return ts.close()
+}
+
+// bookingIndex finds the booking that uses a record: the used records,
+// sorted by id, as the first pass found them.
+type bookingIndex struct {
+	used []used
+	ids  []byte
+	refs []string
+}
+
+func (x *bookingIndex) lookup(id string) (string, bool) {
+	j, ok := slices.BinarySearchFunc(x.used, id, func(u used, id string) int { return strings.Compare(string(x.ids[u.off:u.end]), id) })
+	if !ok {
+		return "", false
+	}
+	return x.refs[x.used[j].booking], true
 }

@@ -97,8 +97,9 @@ type Case struct {
 	// Timeline gives the rows of the case's timeline (markers and events,
 	// in order) for the Timeline sheet; nil writes no such sheet. It is
 	// called once, after the Bookings and Evidence sheets are written, so
-	// that the timeline need not be in memory alongside them.
-	Timeline func() (iter.Seq[timeline.Row], error)
+	// that the timeline need not be in memory alongside them. bookingOf
+	// says which booking holds a record (the workbook knows it already).
+	Timeline func(bookingOf func(recordID string) (ref string, ok bool)) (iter.Seq[timeline.Row], error)
 }
 
 // FromStore is the part of a workbook's input that comes straight from a
@@ -123,8 +124,8 @@ func FromStore(ctx context.Context, s *evidence.Store) Case {
 		Describe: describe.Text,
 		// Built when the workbook is ready for it: after the Bookings and
 		// Evidence sheets, whose reads of the store are over by then.
-		Timeline: func() (iter.Seq[timeline.Row], error) {
-			tl, err := timeline.FromStore(ctx, s, timeline.Options{})
+		Timeline: func(bookingOf func(string) (string, bool)) (iter.Seq[timeline.Row], error) {
+			tl, err := timeline.FromStore(ctx, s, timeline.Options{BookingOf: bookingOf})
 			if err != nil {
 				return nil, err
 			}
@@ -291,8 +292,6 @@ func Write(ctx context.Context, w io.Writer, c Case, opt Options) (Stats, error)
 	if err := wr.evidenceSheet(ctx); err != nil {
 		return Stats{}, err
 	}
-	// What the Evidence sheet needed is not needed any more.
-	wr.evidence, wr.ids = nil, nil
 	if err := wr.timelineSheet(ctx); err != nil {
 		return Stats{}, err
 	}

@@ -150,7 +150,13 @@ func rowOf(t testing.TB, f *excelize.File, sheet, ref string) (int, map[string]s
 
 func TestWorkbookLayout(t *testing.T) {
 	c := testCase(t)
-	c.Timeline = func() (iter.Seq[timeline.Row], error) {
+	c.Timeline = func(bookingOf func(string) (string, bool)) (iter.Seq[timeline.Row], error) {
+		// The workbook says which booking holds a record.
+		for id, want := range map[string]string{"ics:abc": "ACH-1002", "stripe:pi_1": "ACH-1001", "mail:<9@x>": ""} {
+			if ref, ok := bookingOf(id); ref != want || ok != (want != "") {
+				t.Errorf("bookingOf(%s) = %q, %v; want %q", id, ref, ok, want)
+			}
+		}
 		return slices.Values([]timeline.Row{
 			{Type: "marker", Time: *ptime("2026-08-20T02:00:00Z"), Local: ptime("2026-08-20T02:00:00Z").In(lisbon), Action: "marker.last_backup", Summary: "Last backup"},
 			{Type: "event", Time: *ptime("2026-08-30T10:00:00Z"), Local: ptime("2026-08-30T10:00:00Z").In(lisbon), Source: "calendar", Actor: "staff",
