@@ -119,7 +119,7 @@ func FromStore(ctx context.Context, s *evidence.Store) Case {
 			}
 		},
 		Records: func(sources []evidence.Source) iter.Seq2[evidence.Record, error] {
-			return s.Records(ctx, evidence.Query{Sources: sources, WithRaw: true, Lean: true, Readable: true})
+			return s.Records(ctx, evidence.Query{Sources: sources, WithRaw: true, Lean: true, Readable: true, NoLinks: true})
 		},
 		Describe: describe.Text,
 		// Built when the workbook is ready for it: after the Bookings and
