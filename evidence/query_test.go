@@ -237,3 +237,19 @@ func TestNoLinks(t *testing.T) {
 		}
 	}
 }
+
+// Versions counts every version of every record, as Stats does.
+func TestVersions(t *testing.T) {
+	ctx := context.Background()
+	if n, err := newStore(t).Versions(ctx); n != 0 || err != nil {
+		t.Errorf("empty case: %d, %v", n, err)
+	}
+	s := manyRecords(t, 100)
+	st, err := s.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Versions(ctx); n != st.AllVersions() || n != 134 || err != nil {
+		t.Errorf("Versions = %d, %v; Stats: %d", n, err, st.AllVersions())
+	}
+}

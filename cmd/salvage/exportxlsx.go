@@ -17,11 +17,11 @@ import (
 // exportXLSX writes the review workbook of the case's last reconcile.
 func (c *exportCmd) exportXLSX(ctx context.Context, w io.Writer, s *evidence.Store) (int, error) {
 	if os.Getenv("GOMEMLIMIT") == "" {
-		st, err := s.Stats(ctx)
+		n, err := s.Versions(ctx)
 		if err != nil {
 			return 0, err
 		}
-		defer xlsx.LimitMemory(st.AllVersions())()
+		defer xlsx.LimitMemory(n)()
 	}
 	in, err := workbookCase(ctx, s)
 	if err != nil {

@@ -75,10 +75,7 @@ func (c *reconcileCmd) run(cmd *cobra.Command) error {
 
 	fit := func() {}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		var n int64
-		if st, err := s.Stats(ctx); err == nil {
-			n = st.AllVersions()
-		}
+		n, _ := s.Versions(ctx) // 0 on failure: the least limit
 		var restore func()
 		fit, restore = reconcile.LimitMemory(n)
 		defer restore()
