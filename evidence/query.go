@@ -212,6 +212,9 @@ func recordsQuery(q Query) (string, []any) {
 	stmt := `SELECT id, version, source, via, kind, occurred_at, zone, facts, raw_pack, raw_off, raw_len, digest, sha256, locator, job_id, imported_at FROM records`
 	if q.Lean {
 		stmt = `SELECT id, version, source, via, kind, occurred_at, zone, facts, raw_pack, raw_off, raw_len FROM records`
+		if !q.WithRaw { // nor where the raw bytes are
+			stmt = `SELECT id, version, source, via, kind, occurred_at, zone, facts FROM records`
+		}
 	}
 	if q.Readable {
 		stmt = strings.Replace(stmt, " FROM records", ", readable.title, readable.text FROM records LEFT JOIN readable ON readable.record_seq = records.seq", 1)
@@ -278,7 +281,11 @@ func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, q Quer
 		title, text           sql.NullString
 	)
 	// One set of destinations for every row: not a dozen allocations each.
-	dest := []any{&r.ID, &r.Version, &src, &via, &kind, &occurred, &zone, &facts, &packBytes, &off, &size}
+	dest := []any{&r.ID, &r.Version, &src, &via, &kind, &occurred, &zone, &facts}
+	locate := !q.Lean || q.WithRaw
+	if locate {
+		dest = append(dest, &packBytes, &off, &size)
+	}
 	if !q.Lean {
 		dest = append(dest, &r.Digest, &sum, &r.Locator, &r.JobID, &imported)
 	}
@@ -304,7 +311,9 @@ func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, q Quer
 		b.recs = append(b.recs, r)
 		b.facts = append(b.facts, facts...)
 		b.end = append(b.end, len(b.facts))
-		b.raw = append(b.raw, rawAt{pack: in.get(packBytes), off: off, size: size})
+		if locate {
+			b.raw = append(b.raw, rawAt{pack: in.get(packBytes), off: off, size: size})
+		}
 		if len(b.recs) == recordBatchSize {
 			factsCap = cap(b.facts)
 			if !emit(b) {
