@@ -105,6 +105,10 @@ type Query struct {
 	// Locator, JobID and ImportedAt are left zero. A million rows read
 	// quicker for it.
 	Lean bool
+	// RawOf, when set, says which records' raw bytes WithRaw loads (the
+	// others are read without): a reader that needs the bytes of a few
+	// of many records. It is called on the goroutines that decode.
+	RawOf func(id string) bool
 	// NoLinks leaves Facts.Links and Facts.Attrs out (nil): a reader of
 	// the booking facts alone decodes a record quicker for it.
 	NoLinks bool
@@ -140,16 +144,17 @@ func (s *Store) Records(ctx context.Context, q Query) iter.Seq2[Record, error] {
 		for range workers {
 			decoders.Go(func() {
 				for b := range work {
-					b.decode(s, q.WithRaw, q.NoLinks)
+					b.decode(s, &q)
 					close(b.done)
 				}
 			})
 		}
-		var complete bool // every row handed over (or the failure that ended them)
+		free := make(chan *recordBatch, 4) // batches the caller is done with
+		var complete bool                  // every row handed over (or the failure that ended them)
 		go func() {
 			defer close(work)
 			defer close(ordered)
-			complete = s.scanRecords(ctx, stmt, args, q, func(b *recordBatch) bool {
+			complete = s.scanRecords(ctx, stmt, args, q, free, func(b *recordBatch) bool {
 				select {
 				case ordered <- b:
 				case <-ctx.Done():
@@ -180,6 +185,10 @@ func (s *Store) Records(ctx context.Context, q Query) iter.Seq2[Record, error] {
 			if b.err != nil {
 				yield(Record{}, b.err)
 				return
+			}
+			select { // every record of it handed over by value: its arrays serve again
+			case free <- b:
+			default:
 			}
 		}
 		if !complete { // the context ended before every row was handed over
@@ -251,9 +260,18 @@ type rawAt struct {
 // scanRecords runs the query and hands its rows over in batches; emit
 // reports whether to go on. A failure is the last batch's err. It reports
 // whether every batch, or the failure, was handed over.
-func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, q Query, emit func(*recordBatch) bool) bool {
+func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, q Query, free <-chan *recordBatch, emit func(*recordBatch) bool) bool {
 	factsCap := 0 // the facts of the batch before: the next one's are much the same size
 	newBatch := func() *recordBatch {
+		select {
+		case b := <-free:
+			// The facts buffer is not used again: what was decoded from
+			// it may still be in use.
+			clear(b.recs)
+			*b = recordBatch{recs: b.recs[:0], end: b.end[:0], raw: b.raw[:0], facts: make([]byte, 0, factsCap), done: make(chan struct{})}
+			return b
+		default:
+		}
 		return &recordBatch{recs: make([]Record, 0, recordBatchSize), end: make([]int, 0, recordBatchSize),
 			raw: make([]rawAt, 0, recordBatchSize), facts: make([]byte, 0, factsCap), done: make(chan struct{})}
 	}
@@ -349,23 +367,22 @@ type coreFacts struct {
 	Attrs         map[string]string `json:"-"`
 }
 
-// decode fills in the batch's facts (without links and attributes when
-// noLinks) and, withRaw, raw bytes.
-func (b *recordBatch) decode(s *Store, withRaw, noLinks bool) {
+// decode fills in the batch's facts and raw bytes as q asks.
+func (b *recordBatch) decode(s *Store, q *Query) {
 	from := 0
 	for k := range b.recs {
 		r := &b.recs[k]
 		facts := b.facts[from:b.end[k]]
 		from = b.end[k]
 		var into any = &r.Facts
-		if noLinks {
+		if q.NoLinks {
 			into = (*coreFacts)(&r.Facts)
 		}
 		if err := gojson.Unmarshal(facts, into); err != nil {
 			b.recs, b.err = b.recs[:k], fmt.Errorf("record %s v%d: facts: %w", r.ID, r.Version, err)
 			return
 		}
-		if withRaw && r.Readable == nil {
+		if q.WithRaw && r.Readable == nil && (q.RawOf == nil || q.RawOf(r.ID)) {
 			var err error
 			if r.Raw, err = s.raw.read(b.raw[k].pack, b.raw[k].off, b.raw[k].size); err != nil {
 				b.recs, b.err = b.recs[:k], fmt.Errorf("record %s v%d: %w", r.ID, r.Version, err)

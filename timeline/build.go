@@ -54,15 +54,15 @@ type VersionKey struct {
 // Build turns records into a timeline. records should give every version
 // of every record (evidence.Query{AllVersions: true}): the versions of a
 // calendar entry tell when it was moved or cancelled, those of a Stripe
-// object when its status changed. Any order will do; the same records in
-// the same order (as the store gives them) always give the same timeline.
+// object when its status changed. Any order will do: the same records in
+// any order give the same timeline.
 //
 // Build keeps the events, not the records: memory grows with the events
 // (a few hundred bytes each, more with Options.Details), not with the raw
 // evidence. It stops at the first error records yields, or when ctx is
 // done.
 func Build(ctx context.Context, records iter.Seq2[evidence.Record, error], opts Options) (*Timeline, error) {
-	b := newBuilder(opts)
+	b := NewBuilder(opts)
 	n := 0
 	for r, err := range records {
 		if err != nil {
@@ -73,12 +73,32 @@ func Build(ctx context.Context, records iter.Seq2[evidence.Record, error], opts 
 				return nil, err
 			}
 		}
-		b.add(&r)
+		b.Add(&r)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return b.finish(), nil
+	return b.Timeline(), nil
+}
+
+// Builder is Build for a caller that has the records in hand one at a
+// time and other work to do with them (the review workbook reads each
+// record once, for its Evidence sheet and for its timeline).
+type Builder struct{ b *builder }
+
+// NewBuilder starts a timeline built with opts.
+func NewBuilder(opts Options) *Builder { return &Builder{newBuilder(opts)} }
+
+// Add reads one record (see Build for which). The builder keeps nothing
+// of r itself once Add returns.
+func (b *Builder) Add(r *evidence.Record) { b.b.add(r) }
+
+// Timeline ends the build and returns the timeline; the builder is not
+// to be used again.
+func (b *Builder) Timeline() *Timeline {
+	t := b.b.finish()
+	b.b = nil
+	return t
 }
 
 // builder holds what Build has read so far.

@@ -335,7 +335,7 @@ func TestRecordOrderDoesNotMatter(t *testing.T) {
 	ctx := context.Background()
 	s := scenarioCase(t)
 	want := writeAll(t, scenarioTimeline(t))
-	opts, err := storeOptions(ctx, s, Options{Details: true})
+	opts, err := StoreOptions(ctx, s, Options{Details: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ import (
 //
 // It reads the store one query at a time (the store has one connection).
 func FromStore(ctx context.Context, s *evidence.Store, opts Options) (*Timeline, error) {
-	opts, err := storeOptions(ctx, s, opts)
+	opts, err := StoreOptions(ctx, s, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -33,8 +33,9 @@ func FromStore(ctx context.Context, s *evidence.Store, opts Options) (*Timeline,
 	return Build(ctx, s.Records(ctx, evidence.Query{AllVersions: true, Lean: !opts.Details, InStoreOrder: true}), opts)
 }
 
-// storeOptions is opts with what FromStore takes from the store.
-func storeOptions(ctx context.Context, s *evidence.Store, opts Options) (Options, error) {
+// StoreOptions is opts with what FromStore takes from the store, for a
+// caller that reads the records itself (NewBuilder).
+func StoreOptions(ctx context.Context, s *evidence.Store, opts Options) (Options, error) {
 	opts.Config = s.Config()
 	info := &CaseInfo{}
 	jobs, err := s.Jobs(ctx)

@@ -30,44 +30,62 @@ var evidenceCols = []column{
 	{header: "Text", width: 80, wrap: true},
 }
 
-// evidenceSheet writes one row per record a booking uses, in id order,
-// each linking back to its booking.
-func (w *writer) evidenceSheet(ctx context.Context) error {
+// evidenceSheet writes one row per record a booking uses (its newest
+// version), in id order, each linking back to its booking. Every record
+// the case holds is read, each version added to the timeline tl (when
+// not nil).
+func (w *writer) evidenceSheet(ctx context.Context, tl TimelineBuilder) error {
 	es := w.newStream(SheetEvidence, evidenceCols, nil)
-	var sources []evidence.Source
-	for _, s := range sortedKeys(w.sources) {
-		sources = append(sources, evidence.Source(s))
-	}
 	bar := w.bar("workbook: evidence", len(w.evidence))
 	defer bar.Done()
+	// An item is a row to write: the record by value (a pointer would
+	// be an allocation a row), or only its id when the case lacks it.
 	type item struct {
-		id string
-		r  *evidence.Record
+		id    string
+		found bool
+		r     evidence.Record
 	}
+	idx := w.index()
 	items := func(yield func(item, error) bool) {
-		j := 0
-		if len(w.evidence) > 0 {
-			for r, err := range w.c.Records(sources) {
-				if err != nil {
-					yield(item{}, err)
-					return
-				}
-				// Used records the case does not hold are listed as missing.
-				for ; j < len(w.evidence) && string(w.idAt(j)) < r.ID; j++ {
-					if !yield(item{id: w.evidenceID(j)}, nil) {
-						return
-					}
-				}
-				if j == len(w.evidence) {
-					break
-				}
-				// A record used twice (it should not be) gets a row per use.
-				for ; j < len(w.evidence) && string(w.idAt(j)) == r.ID; j++ {
-					if !yield(item{id: r.ID, r: &r}, nil) {
-						return
-					}
+		j := 0 // the next used record (w.evidence) without a row
+		// pending is the newest version read so far of a used record:
+		// its row waits until the next record shows no newer one.
+		var pending item
+		flush := func() bool {
+			// A record used twice (it should not be) gets a row per use.
+			for ; pending.found && j < len(w.evidence) && string(w.idAt(j)) == pending.id; j++ {
+				if !yield(pending, nil) {
+					return false
 				}
 			}
+			pending = item{}
+			return true
+		}
+		var cur evidence.Record // one variable handed to tl, not one a record
+		for r, err := range w.c.Records(idx.has) {
+			if err != nil {
+				yield(item{}, err)
+				return
+			}
+			if tl != nil {
+				cur = r
+				tl.Add(&cur)
+			}
+			if pending.found && pending.id != r.ID && !flush() {
+				return
+			}
+			// Used records the case does not hold are listed as missing.
+			for ; j < len(w.evidence) && string(w.idAt(j)) < r.ID; j++ {
+				if !yield(item{id: w.evidenceID(j)}, nil) {
+					return
+				}
+			}
+			if j < len(w.evidence) && string(w.idAt(j)) == r.ID {
+				pending = item{id: r.ID, found: true, r: r}
+			}
+		}
+		if !flush() {
+			return
 		}
 		for ; j < len(w.evidence); j++ {
 			if !yield(item{id: w.evidenceID(j)}, nil) {
@@ -77,7 +95,7 @@ func (w *writer) evidenceSheet(ctx context.Context) error {
 	}
 	// Describing an email means decoding it: rows are built on every core.
 	err := encodeRows(ctx, es, items, func(j int, it item) ([]any, [][]any, error) {
-		row, err := w.evidenceRow(j, it.id, it.r)
+		row, err := w.evidenceRow(j, it.id, it.found, &it.r)
 		return row, nil, err
 	}, nil, bar)
 	if err != nil {
@@ -87,14 +105,14 @@ func (w *writer) evidenceSheet(ctx context.Context) error {
 	return es.close()
 }
 
-// evidenceRow is the row of the j-th used record, id; r is nil when the
-// case does not hold it.
-func (w *writer) evidenceRow(j int, id string, r *evidence.Record) ([]any, error) {
+// evidenceRow is the row of the j-th used record, id, r when found (the
+// case holds it).
+func (w *writer) evidenceRow(j int, id string, found bool, r *evidence.Record) ([]any, error) {
 	sheet, at := w.bookingAt(w.evidence[j].booking)
 	row := make([]any, len(evidenceCols))
 	row[0] = text(redact(id), w.opt.MaxCellChars)
 	row[1] = link(sheet, at, fit(redact(w.refs[w.evidence[j].booking]), 200), w.styles.link)
-	if r == nil {
+	if !found {
 		row[16] = "not in the case: the record was not found (imported into another case, or the case changed since the reconcile)"
 		return row, nil
 	}

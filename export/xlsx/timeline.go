@@ -2,7 +2,6 @@ package xlsx
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -30,21 +29,16 @@ var timelineCols = []column{
 // timelineSheet writes the timeline, one row per marker or event, in
 // order (the rows of `salvage timeline --format csv`), each event of a
 // rebuilt booking linking to it.
-func (w *writer) timelineSheet(ctx context.Context) error {
-	if w.c.Timeline == nil {
+func (w *writer) timelineSheet(ctx context.Context, b TimelineBuilder) error {
+	if b == nil {
 		return nil
 	}
 	bar := w.bar("workbook: timeline", 0)
 	defer bar.Done()
-	// The timeline's events name the booking that holds their records:
-	// the Evidence sheet's index says which, and goes when the timeline
-	// is built (the writer lets go of it here).
-	idx := &bookingIndex{used: w.evidence, ids: w.ids, refs: w.refs}
-	w.evidence, w.ids = nil, nil
-	rows, err := w.c.Timeline(idx.lookup)
-	if err != nil {
-		return fmt.Errorf("timeline: %w", err)
+	if err := ctx.Err(); err != nil {
+		return err
 	}
+	rows := b.Rows()
 	ts := w.newStream(SheetTimeline, timelineCols, nil)
 	byRef := make(map[string]int32, len(w.refs))
 	for i, ref := range w.refs {
@@ -58,7 +52,7 @@ func (w *writer) timelineSheet(ctx context.Context) error {
 			}
 		}
 	}
-	err = encodeRows(ctx, ts, items, func(_ int, r timeline.Row) ([]any, [][]any, error) {
+	err := encodeRows(ctx, ts, items, func(_ int, r timeline.Row) ([]any, [][]any, error) {
 		row := make([]any, len(timelineCols))
 		if !r.Local.IsZero() {
 			t := r.Local
@@ -89,17 +83,35 @@ func (w *writer) timelineSheet(ctx context.Context) error {
 }
 
 // bookingIndex finds the booking that uses a record: the used records,
-// sorted by id, as the first pass found them.
+// sorted by id, as the first pass found them. The timeline builder keeps
+// it while it reads the records; the writer lets go of it once the
+// Evidence sheet is written.
 type bookingIndex struct {
 	used []used
 	ids  []byte
 	refs []string
 }
 
+// index is the writer's booking index.
+func (w *writer) index() *bookingIndex {
+	return &bookingIndex{used: w.evidence, ids: w.ids, refs: w.refs}
+}
+
+func (x *bookingIndex) find(id string) (int, bool) {
+	return slices.BinarySearchFunc(x.used, id, func(u used, id string) int { return compareID(x.ids[u.off:u.end], id) })
+}
+
+// lookup is the reference of the booking that uses record id.
 func (x *bookingIndex) lookup(id string) (string, bool) {
-	j, ok := slices.BinarySearchFunc(x.used, id, func(u used, id string) int { return strings.Compare(string(x.ids[u.off:u.end]), id) })
+	j, ok := x.find(id)
 	if !ok {
 		return "", false
 	}
 	return x.refs[x.used[j].booking], true
+}
+
+// has says whether a booking uses record id.
+func (x *bookingIndex) has(id string) bool {
+	_, ok := x.find(id)
+	return ok
 }

@@ -81,11 +81,14 @@ type Case struct {
 	// reconciler's order. It is called three times and must yield the
 	// same bookings each time.
 	Bookings func() iter.Seq2[[]byte, error]
-	// Records yields the newest version of every record of the given
-	// sources, ordered by id (byte order), each with what a person reads
-	// of it (Record.Readable) where the case holds that, else its raw
-	// bytes. It is called once.
-	Records func(sources []evidence.Source) iter.Seq2[evidence.Record, error]
+	// Records yields every version of every record of the case, ordered
+	// by id (byte order) then version, each with what a person reads of
+	// it (Record.Readable) where the case holds that, else its raw bytes,
+	// but only when rawOf accepts its id (rawOf may be called on any
+	// goroutine). It is called once: its records make the Evidence sheet
+	// (the newest version of each record a booking uses) and the
+	// timeline.
+	Records func(rawOf func(id string) bool) iter.Seq2[evidence.Record, error]
 	// Describe gives a record's title and text as a person reads them.
 	Describe func(evidence.Record) (title, text string)
 	// Reviews are the decisions already read back, by reference: the
@@ -94,12 +97,11 @@ type Case struct {
 	// Dispositions are the bookings checked against the restored
 	// database, by reference; empty when never checked.
 	Dispositions map[string]evidence.Disposition
-	// Timeline gives the rows of the case's timeline (markers and events,
-	// in order) for the Timeline sheet; nil writes no such sheet. It is
-	// called once, after the Bookings and Evidence sheets are written, so
-	// that the timeline need not be in memory alongside them. bookingOf
-	// says which booking holds a record (the workbook knows it already).
-	Timeline func(bookingOf func(recordID string) (ref string, ok bool)) (iter.Seq[timeline.Row], error)
+	// Timeline starts the timeline of the Timeline sheet (nil writes no
+	// such sheet): every record Records yields is added to it, and once
+	// the Evidence sheet is written its rows are written. bookingOf says
+	// which booking holds a record (the workbook knows it already).
+	Timeline func(bookingOf func(recordID string) (ref string, ok bool)) (TimelineBuilder, error)
 }
 
 // FromStore is the part of a workbook's input that comes straight from a
@@ -118,21 +120,30 @@ func FromStore(ctx context.Context, s *evidence.Store) Case {
 				}
 			}
 		},
-		Records: func(sources []evidence.Source) iter.Seq2[evidence.Record, error] {
-			return s.Records(ctx, evidence.Query{Sources: sources, WithRaw: true, Lean: true, Readable: true, NoLinks: true})
+		Records: func(rawOf func(string) bool) iter.Seq2[evidence.Record, error] {
+			return s.Records(ctx, evidence.Query{AllVersions: true, WithRaw: true, Lean: true, Readable: true, RawOf: rawOf})
 		},
 		Describe: describe.Text,
-		// Built when the workbook is ready for it: after the Bookings and
-		// Evidence sheets, whose reads of the store are over by then.
-		Timeline: func(bookingOf func(string) (string, bool)) (iter.Seq[timeline.Row], error) {
-			tl, err := timeline.FromStore(ctx, s, timeline.Options{BookingOf: bookingOf})
+		Timeline: func(bookingOf func(string) (string, bool)) (TimelineBuilder, error) {
+			opts, err := timeline.StoreOptions(ctx, s, timeline.Options{BookingOf: bookingOf})
 			if err != nil {
 				return nil, err
 			}
-			return tl.Rows(), nil
+			return storeTimeline{timeline.NewBuilder(opts)}, nil
 		},
 	}
 }
+
+// TimelineBuilder builds the Timeline sheet's timeline: it is given every
+// record version, then asked for the rows (markers and events, in order).
+type TimelineBuilder interface {
+	Add(*evidence.Record)
+	Rows() iter.Seq[timeline.Row]
+}
+
+type storeTimeline struct{ *timeline.Builder }
+
+func (t storeTimeline) Rows() iter.Seq[timeline.Row] { return t.Timeline().Rows() }
 
 // Summary is what the Summary sheet says besides the counts it takes from
 // the bookings.
@@ -197,7 +208,6 @@ type light struct {
 	Ref         string   `json:"ref"`
 	NeedsReview bool     `json:"needs_review"`
 	Evidence    []string `json:"evidence"`
-	Sources     []string `json:"sources"`
 	Customer    struct {
 		Name  string `json:"name"`
 		Email string `json:"email"`
@@ -228,7 +238,6 @@ type writer struct {
 	refs     []string
 	evidence []used // sorted by id
 	ids      []byte // the arena of evidence ids
-	sources  map[string]bool
 	widths   map[int]int
 	perPage  int
 	stats    Stats
@@ -276,7 +285,7 @@ func Write(ctx context.Context, w io.Writer, c Case, opt Options) (Stats, error)
 	defer f.Close()
 	rows := newRowSet()
 	defer rows.close()
-	wr := &writer{c: c, opt: opt, f: f, rows: rows, perPage: opt.MaxRows - 1, sources: map[string]bool{}, widths: map[int]int{}}
+	wr := &writer{c: c, opt: opt, f: f, rows: rows, perPage: opt.MaxRows - 1, widths: map[int]int{}}
 	if err := wr.newStyles(); err != nil {
 		return Stats{}, err
 	}
@@ -289,10 +298,20 @@ func Write(ctx context.Context, w io.Writer, c Case, opt Options) (Stats, error)
 	if err := wr.bookings(ctx); err != nil {
 		return Stats{}, err
 	}
-	if err := wr.evidenceSheet(ctx); err != nil {
+	// The timeline is built from the records the Evidence sheet reads.
+	var tl TimelineBuilder
+	if c.Timeline != nil {
+		var err error
+		if tl, err = c.Timeline(wr.index().lookup); err != nil {
+			return Stats{}, fmt.Errorf("timeline: %w", err)
+		}
+	}
+	if err := wr.evidenceSheet(ctx, tl); err != nil {
 		return Stats{}, err
 	}
-	if err := wr.timelineSheet(ctx); err != nil {
+	// The timeline builder keeps the index until it is done reading.
+	wr.evidence, wr.ids = nil, nil
+	if err := wr.timelineSheet(ctx, tl); err != nil {
 		return Stats{}, err
 	}
 	if err := wr.summary(); err != nil {
@@ -411,9 +430,6 @@ func (w *writer) scan(ctx context.Context) error {
 			w.ids = append(w.ids, id...)
 			w.evidence = append(w.evidence, used{off: off, end: uint32(len(w.ids)), booking: i})
 		}
-		for _, s := range b.Sources {
-			w.sources[s] = true
-		}
 		w.widen(colRef, b.Ref)
 		w.widen(colName, b.Customer.Name)
 		w.widen(colEmail, b.Customer.Email)
@@ -467,8 +483,21 @@ func (w *writer) firstEvidence(ids []string) (int, bool) {
 		return 0, false
 	}
 	first := slices.Min(ids)
-	j, ok := slices.BinarySearchFunc(w.evidence, first, func(u used, id string) int { return strings.Compare(string(w.ids[u.off:u.end]), id) })
+	j, ok := slices.BinarySearchFunc(w.evidence, first, func(u used, id string) int { return compareID(w.ids[u.off:u.end], id) })
 	return j, ok
+}
+
+// compareID compares an id in the arena with id, copying neither (a
+// comparison of string(b) makes no string; strings.Compare(string(b), …)
+// would).
+func compareID(b []byte, id string) int {
+	switch {
+	case string(b) < id:
+		return -1
+	case string(b) > id:
+		return 1
+	}
+	return 0
 }
 
 // idAt is the id of the j-th used record, in the arena.

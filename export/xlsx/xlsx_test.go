@@ -33,6 +33,20 @@ func pint(v int64) *int64 { return &v }
 
 // testCase is a small case: three bookings (one needing review, with a
 // conflict), their records, one booking whose customer typed a formula.
+// testRecords are the records of testCase, every version, in id order.
+func testRecords() []evidence.Record {
+	return []evidence.Record{
+		{ID: "ics:abc", Source: evidence.Calendar, Via: "ics", Kind: "event", OccurredAt: *ptime("2026-08-30T10:00:00Z"), Raw: []byte("SUMMARY:ACH-1002 BMW\r\nDTSTART:20260909T083000Z\r\n"),
+			Facts: evidence.Facts{Ref: "ACH-1002", Start: ptime("2026-09-09T08:30:00Z")}},
+		{ID: "mail:<1@x>", Source: evidence.Mail, Via: "mbox", Kind: "email", Raw: []byte("Subject: Booking ACH-1001\r\n\r\nThanks Ana"), Facts: evidence.Facts{Ref: "ACH-1001", AmountMinor: pint(24050), Currency: "EUR"}},
+		{ID: "mail:<2@x>", Version: 1, Source: evidence.Mail, Via: "mbox", Kind: "email", Raw: []byte("Subject: Change ACH-1002 (first draft)\r\n\r\nAn older version"), Facts: evidence.Facts{Ref: "ACH-1002"}},
+		{ID: "mail:<2@x>", Version: 2, Source: evidence.Mail, Via: "mbox", Kind: "email", Raw: []byte("Subject: Change ACH-1002\r\n\r\nNew date; token ghp_abcdefghijklmnopqrstuvwxyz0123456789 leaked"), Facts: evidence.Facts{Ref: "ACH-1002"}},
+		{ID: "mail:<3@x>", Source: evidence.Mail, Via: "mbox", Kind: "email", Raw: []byte(`Subject: Booking ACH-1003` + "\r\n\r\n" + `=HYPERLINK("http://x","y")`), Facts: evidence.Facts{Ref: "ACH-1003"}},
+		{ID: "stripe:pi_1", Source: evidence.Stripe, Via: "file", Kind: "payment_intent", Raw: []byte(`{"id":"pi_1"}`), Facts: evidence.Facts{PaidMinor: pint(24050), Currency: "EUR"}},
+		{ID: "transcript:s:1", Source: evidence.Transcript, Via: "claude-code", Kind: "agent-step", Raw: []byte(`{}`)},
+	}
+}
+
 func testCase(t testing.TB) Case {
 	t.Helper()
 	bookings := []reconcile.Booking{
@@ -60,15 +74,7 @@ func testCase(t testing.TB) Case {
 			Evidence: []string{"mail:<3@x>"}, Sources: []string{"mail"},
 		},
 	}
-	records := []evidence.Record{
-		{ID: "ics:abc", Source: evidence.Calendar, Via: "ics", Kind: "event", OccurredAt: *ptime("2026-08-30T10:00:00Z"), Raw: []byte("SUMMARY:ACH-1002 BMW\r\nDTSTART:20260909T083000Z\r\n"),
-			Facts: evidence.Facts{Ref: "ACH-1002", Start: ptime("2026-09-09T08:30:00Z")}},
-		{ID: "mail:<1@x>", Source: evidence.Mail, Via: "mbox", Kind: "email", Raw: []byte("Subject: Booking ACH-1001\r\n\r\nThanks Ana"), Facts: evidence.Facts{Ref: "ACH-1001", AmountMinor: pint(24050), Currency: "EUR"}},
-		{ID: "mail:<2@x>", Source: evidence.Mail, Via: "mbox", Kind: "email", Raw: []byte("Subject: Change ACH-1002\r\n\r\nNew date; token ghp_abcdefghijklmnopqrstuvwxyz0123456789 leaked"), Facts: evidence.Facts{Ref: "ACH-1002"}},
-		{ID: "mail:<3@x>", Source: evidence.Mail, Via: "mbox", Kind: "email", Raw: []byte(`Subject: Booking ACH-1003` + "\r\n\r\n" + `=HYPERLINK("http://x","y")`), Facts: evidence.Facts{Ref: "ACH-1003"}},
-		{ID: "stripe:pi_1", Source: evidence.Stripe, Via: "file", Kind: "payment_intent", Raw: []byte(`{"id":"pi_1"}`), Facts: evidence.Facts{PaidMinor: pint(24050), Currency: "EUR"}},
-		{ID: "transcript:s:1", Source: evidence.Transcript, Via: "claude-code", Kind: "agent-step", Raw: []byte(`{}`)},
-	}
+	records := testRecords()
 	var raw [][]byte
 	for _, b := range bookings {
 		j, err := json.Marshal(b)
@@ -92,10 +98,13 @@ func testCase(t testing.TB) Case {
 				}
 			}
 		},
-		Records: func(sources []evidence.Source) iter.Seq2[evidence.Record, error] {
+		Records: func(rawOf func(string) bool) iter.Seq2[evidence.Record, error] {
 			return func(yield func(evidence.Record, error) bool) {
 				for _, r := range records {
-					if slices.Contains(sources, r.Source) && !yield(r, nil) {
+					if !rawOf(r.ID) {
+						r.Raw = nil
+					}
+					if !yield(r, nil) {
 						return
 					}
 				}
@@ -150,21 +159,26 @@ func rowOf(t testing.TB, f *excelize.File, sheet, ref string) (int, map[string]s
 
 func TestWorkbookLayout(t *testing.T) {
 	c := testCase(t)
-	c.Timeline = func(bookingOf func(string) (string, bool)) (iter.Seq[timeline.Row], error) {
+	tl := &fixedTimeline{rows: []timeline.Row{
+		{Type: "marker", Time: *ptime("2026-08-20T02:00:00Z"), Local: ptime("2026-08-20T02:00:00Z").In(lisbon), Action: "marker.last_backup", Summary: "Last backup"},
+		{Type: "event", Time: *ptime("2026-08-30T10:00:00Z"), Local: ptime("2026-08-30T10:00:00Z").In(lisbon), Source: "calendar", Actor: "staff",
+			Action: "calendar.created", Booking: "ACH-1002", Summary: "=cmd|' /C calc'!A0", Evidence: []string{"ics:abc"}},
+		{Type: "event", Source: "mail", Booking: "ACH-7777", Summary: "a booking salvage did not rebuild"},
+	}}
+	c.Timeline = func(bookingOf func(string) (string, bool)) (TimelineBuilder, error) {
 		// The workbook says which booking holds a record.
 		for id, want := range map[string]string{"ics:abc": "ACH-1002", "stripe:pi_1": "ACH-1001", "mail:<9@x>": ""} {
 			if ref, ok := bookingOf(id); ref != want || ok != (want != "") {
 				t.Errorf("bookingOf(%s) = %q, %v; want %q", id, ref, ok, want)
 			}
 		}
-		return slices.Values([]timeline.Row{
-			{Type: "marker", Time: *ptime("2026-08-20T02:00:00Z"), Local: ptime("2026-08-20T02:00:00Z").In(lisbon), Action: "marker.last_backup", Summary: "Last backup"},
-			{Type: "event", Time: *ptime("2026-08-30T10:00:00Z"), Local: ptime("2026-08-30T10:00:00Z").In(lisbon), Source: "calendar", Actor: "staff",
-				Action: "calendar.created", Booking: "ACH-1002", Summary: "=cmd|' /C calc'!A0", Evidence: []string{"ics:abc"}},
-			{Type: "event", Source: "mail", Booking: "ACH-7777", Summary: "a booking salvage did not rebuild"},
-		}), nil
+		return tl, nil
 	}
 	data, st := write(t, c, Options{})
+	// The timeline is given every record the case holds, every version.
+	if n := len(testRecords()); tl.added != n {
+		t.Errorf("the timeline was given %d records, want %d", tl.added, n)
+	}
 	if st.Bookings != 3 || st.NeedsReview != 1 || st.Conflicts != 1 || st.Evidence != 5 {
 		t.Errorf("stats = %+v", st)
 	}
@@ -172,9 +186,16 @@ func TestWorkbookLayout(t *testing.T) {
 		t.Errorf("sheets %v (timeline %d rows), want %v", st.Sheets, st.Timeline, want)
 	}
 	f := open(t, data)
-	tl, _ := f.GetRows(SheetTimeline)
-	if len(tl) != 4 || tl[1][0] != "2026-08-20 03:00" || tl[2][8] != "=cmd|' /C calc'!A0" || tl[3][6] != "ACH-7777" {
-		t.Errorf("Timeline sheet: %q", tl)
+	tlRows, _ := f.GetRows(SheetTimeline)
+	if len(tlRows) != 4 || tlRows[1][0] != "2026-08-20 03:00" || tlRows[2][8] != "=cmd|' /C calc'!A0" || tlRows[3][6] != "ACH-7777" {
+		t.Errorf("Timeline sheet: %q", tlRows)
+	}
+	// A record's newest version is its Evidence row.
+	evRows, _ := f.GetRows(SheetEvidence)
+	for _, row := range evRows {
+		if strings.Contains(strings.Join(row, "|"), "first draft") {
+			t.Errorf("an older version on the Evidence sheet: %q", row)
+		}
 	}
 	if fm, _ := f.GetCellFormula(SheetTimeline, "I3"); fm != "" {
 		t.Errorf("outside text on the Timeline sheet is the formula %q", fm)
@@ -463,4 +484,46 @@ func FuzzReadReview(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ReadReview(bytes.NewReader(b), ReviewCase{ID: "case-one", Zone: lisbon})
 	})
+}
+
+// fixedTimeline is a timeline of given rows that counts the records added.
+type fixedTimeline struct {
+	rows  []timeline.Row
+	added int
+}
+
+func (f *fixedTimeline) Add(*evidence.Record)         { f.added++ }
+func (f *fixedTimeline) Rows() iter.Seq[timeline.Row] { return slices.Values(f.rows) }
+
+// A record a booking uses that the case does not hold still gets its
+// Evidence row, in id order, saying so; the rows around it are whole.
+func TestEvidenceNotInTheCase(t *testing.T) {
+	c := testCase(t)
+	all := c.Records
+	c.Records = func(rawOf func(string) bool) iter.Seq2[evidence.Record, error] {
+		return func(yield func(evidence.Record, error) bool) {
+			for r, err := range all(rawOf) {
+				if r.ID != "mail:<1@x>" && r.ID != "stripe:pi_1" && !yield(r, err) {
+					return
+				}
+			}
+		}
+	}
+	data, st := write(t, c, Options{})
+	if st.Evidence != 5 {
+		t.Errorf("%d evidence rows, want 5", st.Evidence)
+	}
+	rows, _ := open(t, data).GetRows(SheetEvidence)
+	var got []string
+	for _, row := range rows[1:] {
+		text := ""
+		if len(row) > 16 {
+			text = row[16]
+		}
+		got = append(got, row[0]+" "+strings.SplitN(text, ":", 2)[0])
+	}
+	want := []string{"ics:abc SUMMARY", "mail:<1@x> not in the case", "mail:<2@x> Change ACH-1002", "mail:<3@x> Booking ACH-1003", "stripe:pi_1 not in the case"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Evidence rows (id, title):\n%q\nwant\n%q", got, want)
+	}
 }
