@@ -86,10 +86,17 @@ func gcalText(r evidence.Record) (string, string) {
 	return ev.Summary, strings.TrimSpace(b.String())
 }
 
+var (
+	// unfold joins an iCalendar text's folded lines.
+	unfold = strings.NewReplacer("\r\n ", "", "\r\n\t", "", "\n ", "", "\n\t", "")
+	// unescapeICS undoes a text value's escapes.
+	unescapeICS = strings.NewReplacer(`\n`, "\n", `\N`, "\n", `\,`, ",", `\;`, ";", `\\`, `\`)
+)
+
 // icsText is an iCalendar event's SUMMARY and its lines, unfolded, with
 // DESCRIPTION's escapes undone.
 func icsText(raw []byte) (string, string) {
-	unfolded := strings.NewReplacer("\r\n ", "", "\r\n\t", "", "\n ", "", "\n\t", "").Replace(string(raw))
+	unfolded := unfold.Replace(string(raw))
 	var title string
 	var b strings.Builder
 	for line := range strings.Lines(unfolded) {
@@ -99,7 +106,7 @@ func icsText(raw []byte) (string, string) {
 			continue
 		}
 		prop := strings.ToUpper(strings.SplitN(name, ";", 2)[0])
-		value = strings.NewReplacer(`\n`, "\n", `\N`, "\n", `\,`, ",", `\;`, ";", `\\`, `\`).Replace(value)
+		value = unescapeICS.Replace(value)
 		switch prop {
 		case "SUMMARY":
 			title = value
