@@ -458,6 +458,9 @@ func (w *writer) scan(ctx context.Context) error {
 		}
 	}
 	slices.SortFunc(w.evidence, func(a, b used) int { return bytes.Compare(w.ids[a.off:a.end], w.ids[b.off:b.end]) })
+	// The index lives until the timeline has read every record: no room
+	// left over from growing it.
+	w.ids, w.evidence, w.refs = slices.Clone(w.ids), slices.Clone(w.evidence), slices.Clone(w.refs)
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	gojson "github.com/goccy/go-json"
 	"strings"
+	"unsafe"
 
 	"github.com/salvagehq/salvage/evidence"
 	"github.com/salvagehq/salvage/sources/mail"
@@ -18,7 +19,9 @@ import (
 
 // Text returns a title and a body for r. It never fails: a record it
 // cannot read is shown as its raw bytes. Secrets are not redacted here;
-// the caller redacts what it shows.
+// the caller redacts what it shows. The body may share r.Raw's memory
+// (a Stripe object's JSON is shown as it is: a million of them are not
+// copied): r.Raw must not change while the body is in use.
 func Text(r evidence.Record) (title, text string) {
 	if r.Readable != nil {
 		// What the importer worked out when it decoded the record.
@@ -50,7 +53,15 @@ func stripeText(r evidence.Record) (string, string) {
 	if err := gojson.Unmarshal(r.Raw, &obj); err == nil && obj.Description != "" {
 		title += ": " + obj.Description
 	}
-	return title, string(r.Raw)
+	return title, rawText(r.Raw)
+}
+
+// rawText is raw as text, sharing its memory.
+func rawText(raw []byte) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	return unsafe.String(&raw[0], len(raw))
 }
 
 // gcalText is a Google Calendar event's summary, and its description,
