@@ -4,7 +4,7 @@
 GO      ?= go
 BIN     := bin/salvage
 # Packages whose tests also run under the race detector (needs cgo and gcc).
-RACE    := ./evidence/... ./sources/... ./reconcile/...
+RACE    := ./evidence/... ./sources/... ./reconcile/... ./export/xlsx/...
 
 .PHONY: all build test setup lint demo bench eval scenario clean
 
@@ -25,10 +25,10 @@ lint:
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
-## test: setup, lint, then every test (evidence, sources and reconcile under the race detector)
+## test: setup, lint, then every test (evidence, sources, reconcile and the workbook under the race detector)
 test: setup lint
 	$(GO) test -race $(RACE)
-	$(GO) test $$($(GO) list ./... | grep -v -E '/(evidence|sources|reconcile)(/|$$)')
+	$(GO) test $$($(GO) list ./... | grep -v -E '/(evidence|sources|reconcile|export/xlsx)(/|$$)')
 
 ## demo: the whole recovery on the committed scenario, into ./salvage-demo
 demo: build

@@ -145,3 +145,93 @@ func encodeRows[T any](ctx context.Context, s *stream, items iter.Seq2[T, error]
 	}
 	return err
 }
+
+// decodeAll yields decode(i, v) of each of items (v the i-th, from 0), in
+// order: items is read on a goroutine of its own, a batch at a time, and
+// the batches decoded on every core. The first error (of items or of
+// decode) ends it.
+func decodeAll[T, U any](ctx context.Context, items iter.Seq2[T, error], decode func(i int, v T) (U, error)) iter.Seq2[U, error] {
+	return func(yield func(U, error) bool) {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		type batch struct {
+			first int
+			in    []T
+			out   []U
+			err   error // after out
+			done  chan struct{}
+		}
+		workers := runtime.GOMAXPROCS(0)
+		order := make(chan *batch, 2*workers)
+		work := make(chan *batch, 2*workers)
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for b := range work {
+					b.out = make([]U, 0, len(b.in))
+					for k, v := range b.in {
+						u, err := decode(b.first+k, v)
+						if err != nil {
+							b.err = err
+							break
+						}
+						b.out = append(b.out, u)
+					}
+					close(b.done)
+				}
+			})
+		}
+		go func() {
+			defer close(work)
+			defer close(order)
+			b := &batch{done: make(chan struct{})}
+			send := func() bool {
+				select {
+				case order <- b:
+				case <-ctx.Done():
+					return false
+				}
+				work <- b // the workers take every batch sent
+				b = &batch{first: b.first + len(b.in), done: make(chan struct{})}
+				return true
+			}
+			for v, err := range items {
+				if err != nil {
+					b.err = err
+					send()
+					return
+				}
+				if b.in = append(b.in, v); len(b.in) == rowBatch && !send() {
+					return
+				}
+			}
+			if len(b.in) > 0 {
+				send()
+			}
+		}()
+		defer func() {
+			cancel()
+			for b := range order { // the reader has ended when order is closed
+				<-b.done
+			}
+			wg.Wait()
+		}()
+		for b := range order {
+			<-b.done
+			for _, u := range b.out {
+				if !yield(u, nil) {
+					return
+				}
+			}
+			if b.err != nil {
+				var zero U
+				yield(zero, b.err)
+				return
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			var zero U
+			yield(zero, err)
+		}
+	}
+}

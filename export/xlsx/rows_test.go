@@ -3,9 +3,13 @@ package xlsx
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/xml"
+	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
+	"iter"
 	"math/rand/v2"
 	"regexp"
 	"strconv"
@@ -212,6 +216,65 @@ func TestUnitsAgreeRuneByRune(t *testing.T) {
 					t.Errorf("splitUnits(%q, %d) = %q: stops short", s, n, head)
 				}
 			}
+		}
+	}
+}
+
+// decodeAll keeps the order across batches decoded on every core, ends
+// with the first error after what came before it, and stops when asked.
+func TestDecodeAll(t *testing.T) {
+	ctx := context.Background()
+	n := 5*rowBatch + 3
+	items := func(failAt int) iter.Seq2[int, error] {
+		return func(yield func(int, error) bool) {
+			for i := range n {
+				if i == failAt {
+					yield(0, errors.New("read failed"))
+					return
+				}
+				if !yield(i*10, nil) {
+					return
+				}
+			}
+		}
+	}
+	double := func(i, v int) (int, error) {
+		if v != i*10 {
+			return 0, fmt.Errorf("item %d is %d", i, v)
+		}
+		if v == 10*(3*rowBatch+1) {
+			return 0, errors.New("bad item")
+		}
+		return 2 * v, nil
+	}
+	for _, tc := range []struct {
+		failAt, want int
+		err          string
+	}{
+		{n, 3*rowBatch + 1, "bad item"},
+		{2*rowBatch + 5, 2*rowBatch + 5, "read failed"},
+	} {
+		got := 0
+		var gotErr error
+		for v, err := range decodeAll(ctx, items(tc.failAt), double) {
+			if err != nil {
+				gotErr = err
+				break
+			}
+			if v != 20*got {
+				t.Fatalf("item %d: %d", got, v)
+			}
+			got++
+		}
+		if got != tc.want || gotErr == nil || gotErr.Error() != tc.err {
+			t.Errorf("fail at %d: %d items then %v; want %d then %s", tc.failAt, got, gotErr, tc.want, tc.err)
+		}
+	}
+	// Stopping early.
+	seen := 0
+	for range decodeAll(ctx, items(n), func(_, v int) (int, error) { return v, nil }) {
+		if seen++; seen == rowBatch+7 {
+			break
 		}
 	}
 }

@@ -407,16 +407,17 @@ func Digits(cur string) int {
 // which evidence each uses, and how wide the text columns are.
 func (w *writer) scan(ctx context.Context) error {
 	currencies := map[string]bool{}
-	for raw, err := range w.c.Bookings() {
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	// Bookings are read on one goroutine and decoded on every core.
+	decoded := decodeAll(ctx, w.c.Bookings(), func(i int, raw []byte) (light, error) {
 		var b light
 		if err := gojson.Unmarshal(raw, &b); err != nil {
-			return fmt.Errorf("booking %d: %w", w.n+1, err)
+			return b, fmt.Errorf("booking %d: %w", i+1, err)
+		}
+		return b, nil
+	})
+	for b, err := range decoded {
+		if err != nil {
+			return err
 		}
 		i := int32(w.n)
 		w.n++
