@@ -265,10 +265,10 @@ func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, q Quer
 	newBatch := func() *recordBatch {
 		select {
 		case b := <-free:
-			// The facts buffer is not used again: what was decoded from
-			// it may still be in use.
+			// Nothing decoded refers to the facts bytes (go-json copies
+			// its input, and its strings out of the copy).
 			clear(b.recs)
-			*b = recordBatch{recs: b.recs[:0], end: b.end[:0], raw: b.raw[:0], facts: make([]byte, 0, factsCap), done: make(chan struct{})}
+			*b = recordBatch{recs: b.recs[:0], end: b.end[:0], raw: b.raw[:0], facts: b.facts[:0], done: make(chan struct{})}
 			return b
 		default:
 		}

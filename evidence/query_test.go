@@ -253,3 +253,36 @@ func TestVersions(t *testing.T) {
 		t.Errorf("Versions = %d, %v; Stats: %d", n, err, st.AllVersions())
 	}
 }
+
+// Read batches are used again once handed over: the records kept from
+// earlier batches keep their own facts.
+func TestRecordsKeptAcrossBatches(t *testing.T) {
+	const n = 6*recordBatchSize + 5
+	s := newStore(t)
+	ctx := context.Background()
+	job, err := s.StartJob(ctx, "test", Stripe, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b Batch
+	for i := range n {
+		r := rec(fmt.Sprintf("stripe:pi_%05d", i), "api", fmt.Sprintf(`{"i":%d}`, i))
+		r.Facts.Name = fmt.Sprintf("customer %05d", i)
+		b.Records = append(b.Records, r)
+	}
+	if _, err := s.Commit(ctx, job, b); err != nil {
+		t.Fatal(err)
+	}
+	var kept []Record
+	for r, err := range s.Records(ctx, Query{Lean: true}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept = append(kept, r)
+	}
+	for i, r := range kept {
+		if want := fmt.Sprintf("customer %05d", i); r.Facts.Name != want {
+			t.Fatalf("%s kept the name %q, want %q", r.ID, r.Facts.Name, want)
+		}
+	}
+}

@@ -39,6 +39,7 @@ func encodeRows[T any](ctx context.Context, s *stream, items iter.Seq2[T, error]
 	jobs := make(chan job, 2*workers)
 	order := make(chan chan result, 4*workers)
 	readerDone := make(chan struct{})
+	free := make(chan []T, 2*workers) // batches built, for the reader to fill again
 	go func() {
 		defer close(readerDone)
 		defer close(order)
@@ -58,7 +59,11 @@ func encodeRows[T any](ctx context.Context, s *stream, items iter.Seq2[T, error]
 				return false
 			}
 			first += len(batch)
-			batch = make([]T, 0, rowBatch)
+			select {
+			case batch = <-free:
+			default:
+				batch = make([]T, 0, rowBatch)
+			}
 			return true
 		}
 		for v, err := range items {
@@ -108,6 +113,11 @@ func encodeRows[T any](ctx context.Context, s *stream, items iter.Seq2[T, error]
 				}
 				*r.enc = enc
 				j.out <- r
+				clear(j.items)
+				select {
+				case free <- j.items[:0]:
+				default:
+				}
 			}
 		})
 	}
