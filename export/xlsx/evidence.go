@@ -142,8 +142,8 @@ func (w *writer) evidenceRow(j int, id string, found bool, r *evidence.Record) (
 	row[14] = text(f.Currency, limit)
 	row[15] = text(string(f.Status), limit)
 	title, body := w.c.Describe(*r)
-	row[16] = w.wrapped(excerpt(title, w.opt.MaxTextChars))
-	row[17] = w.wrapped(excerpt(body, w.opt.MaxTextChars))
+	row[16] = w.excerptCell(title, w.opt.MaxTextChars)
+	row[17] = w.excerptCell(body, w.opt.MaxTextChars)
 	return row, nil
 }
 

@@ -170,6 +170,30 @@ func appendRow(buf []byte, row int, cells []any) ([]byte, error) {
 		if i >= len(colNames) {
 			return buf, fmt.Errorf("row %d: %d columns, at most %d", row, len(cells), len(colNames))
 		}
+		if c, ok := v.(cutText); ok {
+			// Head and marker, as appendInlineString writes head+marker.
+			buf = append(buf, `<c r="`...)
+			buf = append(buf, colNames[i]...)
+			buf = append(buf, rs...)
+			buf = append(buf, '"')
+			if c.style != 0 {
+				buf = append(buf, ` s="`...)
+				buf = strconv.AppendInt(buf, int64(c.style), 10)
+				buf = append(buf, '"')
+			}
+			buf = append(buf, ` t="inlineStr"><is><t`...)
+			if c.head != "" && isSpace(c.head[0]) || c.head == "" {
+				// The marker starts with a line feed.
+				buf = append(buf, ` xml:space="preserve"`...)
+			}
+			buf = append(buf, '>')
+			buf = appendXMLText(buf, c.head)
+			buf = appendXMLText(buf, cutMarkerStart)
+			buf = strconv.AppendInt(buf, int64(c.cut), 10)
+			buf = appendXMLText(buf, cutMarkerEnd)
+			buf = append(buf, `</t></is></c>`...)
+			continue
+		}
 		style, formula := 0, ""
 		if c, ok := v.(excelize.Cell); ok {
 			style, formula, v = c.StyleID, c.Formula, c.Value

@@ -181,7 +181,11 @@ func (s *stream) close() error {
 }
 
 // cutMarker ends a text cut to fit a cell.
-const cutMarker = "\n… [cut: %d more characters; the full text is in the case]"
+const (
+	cutMarker      = cutMarkerStart + "%d" + cutMarkerEnd
+	cutMarkerStart = "\n… [cut: "
+	cutMarkerEnd   = " more characters; the full text is in the case]"
+)
 
 // fit returns s cut to at most limit UTF-16 units, with a visible marker
 // saying how much is missing.
@@ -189,16 +193,26 @@ func fit(s string, limit int) string { return fitMore(s, limit, 0) }
 
 // fitMore is fit of a text that already lost more units at its end.
 func fitMore(s string, limit, more int) string {
+	head, cut := fitParts(s, limit, more)
+	if cut < 0 {
+		return head
+	}
+	return head + fmt.Sprintf(cutMarker, cut)
+}
+
+// fitParts is fitMore in parts: the head kept, and how many characters
+// the marker after it says are missing (-1: nothing was cut).
+func fitParts(s string, limit, more int) (head string, cut int) {
 	if more == 0 && len(s) <= limit { // bytes ≥ UTF-16 units
-		return s
+		return s, -1
 	}
 	n := utf16Len(s)
 	if more == 0 && n <= limit {
-		return s
+		return s, -1
 	}
 	marker := fmt.Sprintf(cutMarker, n+more)
-	head, _ := splitUnits(s, limit-utf16Len(marker))
-	return head + fmt.Sprintf(cutMarker, n-utf16Len(head)+more)
+	head, _ = splitUnits(s, limit-utf16Len(marker))
+	return head, n - utf16Len(head) + more
 }
 
 // splitUnits splits s after at most n UTF-16 units, between runes.
@@ -230,6 +244,25 @@ func splitUnits(s string, n int) (string, string) {
 func excerpt(s string, limit int) string {
 	head, rest := splitUnits(s, limit+8192)
 	return fitMore(redact(head), limit, utf16Len(rest))
+}
+
+// excerptCell is excerpt as a wrapped cell; a cut text is written head
+// then marker, not joined first (a million evidence texts are cut).
+func (w *writer) excerptCell(s string, limit int) any {
+	head, rest := splitUnits(s, limit+8192)
+	head, cut := fitParts(redact(head), limit, utf16Len(rest))
+	if cut < 0 {
+		return w.wrapped(head)
+	}
+	return cutText{style: w.styles.wrap, head: head, cut: cut}
+}
+
+// cutText is a cell of text cut to fit, in style: head, then the marker
+// saying how many characters are missing (cut).
+type cutText struct {
+	style int
+	head  string
+	cut   int
 }
 
 // utf16Len is the length of s in UTF-16 units (invalid UTF-8: a unit a

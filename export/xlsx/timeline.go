@@ -69,7 +69,7 @@ func (w *writer) timelineSheet(ctx context.Context, b TimelineBuilder) error {
 			}
 		}
 		row[7] = text(r.Severity, limit)
-		row[8] = w.wrapped(excerpt(r.Summary, limit))
+		row[8] = w.excerptCell(r.Summary, limit)
 		row[9] = w.wrapped(r.Basis)
 		row[10] = w.wrapped(fit(strings.Join(r.Evidence, "\n"), limit))
 		row[11] = text(strings.Join(r.Via, ", "), limit)
