@@ -390,7 +390,8 @@ func (b *recordBatch) decode(s *Store, q *Query) {
 			}
 		}
 	}
-	b.facts, b.end, b.raw = nil, nil, nil
+	// The facts bytes, ends and raw locations serve the next batch read
+	// once the caller is done with this one.
 }
 
 // RejectedInputs returns every rejected input, oldest first, without raw
