@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -110,7 +111,7 @@ func (r *packReader) read(pack string, off, n int64) ([]byte, error) {
 		r.files[pack] = f
 	}
 	r.mu.Unlock()
-	b := make([]byte, n)
+	b := newRaw(int(n))
 	if _, err := f.ReadAt(b, off); err != nil {
 		return nil, fmt.Errorf("%w: pack %s has no %d bytes at %d (%v)", errRawMissing, pack, n, off, err)
 	}
@@ -124,4 +125,42 @@ func (r *packReader) close() {
 		f.Close()
 	}
 	clear(r.files)
+}
+
+// Raw bytes are read into buffers of a few sizes, which ReleaseRaw gives
+// back for later reads: a million records read for a workbook are not a
+// million buffers for the collector.
+const (
+	rawMinClass = 10 // 1 KiB
+	rawMaxClass = 16 // 64 KiB; larger buffers are not kept
+)
+
+var rawPools [rawMaxClass - rawMinClass + 1]sync.Pool // of *[]byte
+
+// rawClass is the pool of a buffer of n bytes, and whether there is one.
+func rawClass(n int) (int, bool) {
+	c := max(bits.Len(uint(n-1)), rawMinClass)
+	return c - rawMinClass, c <= rawMaxClass
+}
+
+func newRaw(n int) []byte {
+	k, ok := rawClass(n)
+	if !ok {
+		return make([]byte, n)
+	}
+	if p, _ := rawPools[k].Get().(*[]byte); p != nil {
+		return (*p)[:n]
+	}
+	return make([]byte, n, 1<<(k+rawMinClass))
+}
+
+// ReleaseRaw gives back the raw bytes of a record a query read
+// (Record.Raw), for a later read to use. The caller keeps nothing that
+// refers to them afterwards: neither the slice nor a string sharing its
+// memory.
+func ReleaseRaw(b []byte) {
+	if k, ok := rawClass(cap(b)); ok && cap(b) == 1<<(k+rawMinClass) {
+		b = b[:0]
+		rawPools[k].Put(&b)
+	}
 }

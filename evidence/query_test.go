@@ -286,3 +286,31 @@ func TestRecordsKeptAcrossBatches(t *testing.T) {
 		}
 	}
 }
+
+// Raw bytes given back are read into again, and what is read is right.
+func TestReleaseRaw(t *testing.T) {
+	s := manyRecords(t, 2*recordBatchSize)
+	ctx := context.Background()
+	want := map[string]string{}
+	for round := range 3 {
+		for r, err := range s.Records(ctx, Query{AllVersions: true, WithRaw: true}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := fmt.Sprintf("%s v%d", r.ID, r.Version)
+			if round == 0 {
+				want[key] = string(r.Raw)
+			} else if string(r.Raw) != want[key] {
+				t.Fatalf("round %d: %s reads %q, want %q", round, key, r.Raw, want[key])
+			}
+			ReleaseRaw(r.Raw)
+		}
+	}
+	for _, n := range []int{0, 1, 1000, 1024, 1025, 64 << 10, 64<<10 + 1} {
+		b := newRaw(n)
+		if len(b) != n {
+			t.Errorf("newRaw(%d) has %d bytes", n, len(b))
+		}
+		ReleaseRaw(b)
+	}
+}

@@ -192,7 +192,7 @@ func (w *writer) bookings(ctx context.Context) error {
 			}
 		}
 		return nil
-	}, bar)
+	}, nil, bar)
 	if err != nil {
 		return err
 	}

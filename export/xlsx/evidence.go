@@ -44,6 +44,9 @@ func (w *writer) evidenceSheet(ctx context.Context, tl TimelineBuilder) error {
 		id    string
 		found bool
 		r     evidence.Record
+		// once: the record has this row only, whose raw bytes go back to
+		// the store when it is written (a record used twice keeps its).
+		once bool
 	}
 	idx := w.index()
 	items := func(yield func(item, error) bool) {
@@ -53,6 +56,7 @@ func (w *writer) evidenceSheet(ctx context.Context, tl TimelineBuilder) error {
 		var pending item
 		flush := func() bool {
 			// A record used twice (it should not be) gets a row per use.
+			pending.once = pending.found && (j+1 >= len(w.evidence) || string(w.idAt(j+1)) != pending.id)
 			for ; pending.found && j < len(w.evidence) && string(w.idAt(j)) == pending.id; j++ {
 				if !yield(pending, nil) {
 					return false
@@ -81,6 +85,9 @@ func (w *writer) evidenceSheet(ctx context.Context, tl TimelineBuilder) error {
 				}
 			}
 			if j < len(w.evidence) && string(w.idAt(j)) == r.ID {
+				if pending.found { // an older version: no row of its own
+					evidence.ReleaseRaw(pending.r.Raw)
+				}
 				pending = item{id: r.ID, found: true, r: r}
 			}
 		}
@@ -97,7 +104,11 @@ func (w *writer) evidenceSheet(ctx context.Context, tl TimelineBuilder) error {
 	err := encodeRows(ctx, es, items, func(j int, it item) ([]any, [][]any, error) {
 		row, err := w.evidenceRow(j, it.id, it.found, &it.r)
 		return row, nil, err
-	}, nil, bar)
+	}, nil, func(it item) {
+		if it.once {
+			evidence.ReleaseRaw(it.r.Raw)
+		}
+	}, bar)
 	if err != nil {
 		return err
 	}

@@ -19,8 +19,9 @@ var encPool = sync.Pool{New: func() any { b := make([]byte, 0, 256<<10); return 
 // and encoded on every core; and this goroutine writes them in order, the
 // compressing done on another. build may give rows for another sheet too
 // (a booking's conflicts): they are handed to extra, in order, after the
-// item's row is written.
-func encodeRows[T any](ctx context.Context, s *stream, items iter.Seq2[T, error], build func(i int, v T) (row []any, more [][]any, err error), extra func([][]any) error, bar Bar) error {
+// item's row is written. release, when set, is given each item once its
+// row is encoded.
+func encodeRows[T any](ctx context.Context, s *stream, items iter.Seq2[T, error], build func(i int, v T) (row []any, more [][]any, err error), extra func([][]any) error, release func(T), bar Bar) error {
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -113,6 +114,11 @@ func encodeRows[T any](ctx context.Context, s *stream, items iter.Seq2[T, error]
 				}
 				*r.enc = enc
 				j.out <- r
+				if release != nil { // the rows are encoded: the items are done with
+					for _, v := range j.items {
+						release(v)
+					}
+				}
 				clear(j.items)
 				select {
 				case free <- j.items[:0]:

@@ -74,7 +74,7 @@ func (w *writer) timelineSheet(ctx context.Context, b TimelineBuilder) error {
 		row[10] = w.wrapped(fit(strings.Join(r.Evidence, "\n"), limit))
 		row[11] = text(strings.Join(r.Via, ", "), limit)
 		return row, nil, nil
-	}, nil, bar)
+	}, nil, nil, bar)
 	if err != nil {
 		return err
 	}
