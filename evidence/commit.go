@@ -85,7 +85,7 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, job *Job, pack *packWrit
 			return c, err
 		}
 		insert, err := tx.PrepareContext(ctx, `INSERT INTO records(id, version, source, via, kind, occurred_at, zone,
-			facts, digest, sha256, raw_pack, raw_off, raw_len, locator, job_id, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			facts, digest, sha256, raw_pack, raw_off, raw_len, readable_len, locator, job_id, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return c, err
 		}
@@ -96,7 +96,6 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, job *Job, pack *packWrit
 			return c, err
 		}
 		defer sight.Close()
-		var readable *sql.Stmt // prepared when a record has a Readable
 
 		for i := range b.Records {
 			r := &b.Records[i]
@@ -140,25 +139,25 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, job *Job, pack *packWrit
 			if err != nil {
 				return c, err
 			}
+			// What a person reads of it, right after the raw bytes.
+			readableLen := 0
+			if r.Readable != nil {
+				b := encodeReadable(r.Readable)
+				if at, err := pack.add(b); err != nil {
+					return c, err
+				} else if at != off+int64(len(r.Raw)) {
+					return c, fmt.Errorf("store %s: pack %s: readable text at %d, not after the raw bytes", r.ID, pack.name, at)
+				}
+				readableLen = len(b)
+			}
 			res, err := insert.ExecContext(ctx, r.ID, h.latest+1, string(r.Source), r.Via, r.Kind, occurred, r.Zone,
-				string(r.factsJSON), digest, sum[:], pack.name, off, len(r.Raw), r.Locator, job.ID, now)
+				string(r.factsJSON), digest, sum[:], pack.name, off, len(r.Raw), readableLen, r.Locator, job.ID, now)
 			if err != nil {
 				return c, fmt.Errorf("store %s: %w", r.ID, err)
 			}
 			seq, err := res.LastInsertId()
 			if err != nil {
 				return c, fmt.Errorf("store %s: %w", r.ID, err)
-			}
-			if r.Readable != nil {
-				if readable == nil {
-					if readable, err = tx.PrepareContext(ctx, `INSERT INTO readable(record_seq, title, text) VALUES (?, ?, ?)`); err != nil {
-						return c, err
-					}
-					defer readable.Close()
-				}
-				if _, err := readable.ExecContext(ctx, seq, r.Readable.Title, r.Readable.Text); err != nil {
-					return c, fmt.Errorf("store %s: %w", r.ID, err)
-				}
 			}
 			// A later arrival of the same id in this batch compares with this one.
 			h.latest++

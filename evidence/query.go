@@ -218,23 +218,20 @@ func recordsQuery(q Query) (string, []any) {
 	if !q.AllVersions {
 		where = append(where, "version = (SELECT MAX(version) FROM records m WHERE m.id = records.id)")
 	}
-	stmt := `SELECT id, version, source, via, kind, occurred_at, zone, facts, raw_pack, raw_off, raw_len, digest, sha256, locator, job_id, imported_at FROM records`
+	stmt := `SELECT id, version, source, via, kind, occurred_at, zone, facts, raw_pack, raw_off, raw_len, readable_len, digest, sha256, locator, job_id, imported_at FROM records`
 	if q.Lean {
-		stmt = `SELECT id, version, source, via, kind, occurred_at, zone, facts, raw_pack, raw_off, raw_len FROM records`
-		if !q.WithRaw { // nor where the raw bytes are
+		stmt = `SELECT id, version, source, via, kind, occurred_at, zone, facts, raw_pack, raw_off, raw_len, readable_len FROM records`
+		if !q.WithRaw && !q.Readable { // nor where the raw bytes are
 			stmt = `SELECT id, version, source, via, kind, occurred_at, zone, facts FROM records`
 		}
-	}
-	if q.Readable {
-		stmt = strings.Replace(stmt, " FROM records", ", readable.title, readable.text FROM records LEFT JOIN readable ON readable.record_seq = records.seq", 1)
 	}
 	if len(where) > 0 {
 		stmt += " WHERE " + strings.Join(where, " AND ")
 	}
 	if q.InStoreOrder {
-		return stmt + " ORDER BY records.seq", args
+		return stmt + " ORDER BY seq", args
 	}
-	return stmt + " ORDER BY records.id, records.version", args
+	return stmt + " ORDER BY id, version", args
 }
 
 // recordBatchSize is how many rows a batch holds.
@@ -255,6 +252,7 @@ type recordBatch struct {
 type rawAt struct {
 	pack      string
 	off, size int64
+	readable  int64 // bytes of what a person reads, after the raw ones
 }
 
 // scanRecords runs the query and hands its rows over in batches; emit
@@ -295,20 +293,16 @@ func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, q Quer
 		src, via, kind, zone  sql.RawBytes
 		facts, sum, packBytes sql.RawBytes
 		imported              int64
-		off, size             int64
-		title, text           sql.NullString
+		off, size, readable   int64
 	)
 	// One set of destinations for every row: not a dozen allocations each.
 	dest := []any{&r.ID, &r.Version, &src, &via, &kind, &occurred, &zone, &facts}
-	locate := !q.Lean || q.WithRaw
+	locate := !q.Lean || q.WithRaw || q.Readable
 	if locate {
-		dest = append(dest, &packBytes, &off, &size)
+		dest = append(dest, &packBytes, &off, &size, &readable)
 	}
 	if !q.Lean {
 		dest = append(dest, &r.Digest, &sum, &r.Locator, &r.JobID, &imported)
-	}
-	if q.Readable {
-		dest = append(dest, &title, &text)
 	}
 	for rows.Next() {
 		r, occurred = Record{}, sql.NullInt64{}
@@ -319,9 +313,6 @@ func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, q Quer
 		if occurred.Valid {
 			r.OccurredAt = time.Unix(0, occurred.Int64).UTC()
 		}
-		if title.Valid {
-			r.Readable = &Readable{Title: title.String, Text: text.String}
-		}
 		if !q.Lean {
 			r.ImportedAt = time.Unix(0, imported).UTC()
 			copy(r.SHA256[:], sum)
@@ -330,7 +321,7 @@ func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, q Quer
 		b.facts = append(b.facts, facts...)
 		b.end = append(b.end, len(b.facts))
 		if locate {
-			b.raw = append(b.raw, rawAt{pack: in.get(packBytes), off: off, size: size})
+			b.raw = append(b.raw, rawAt{pack: in.get(packBytes), off: off, size: size, readable: readable})
 		}
 		if len(b.recs) == recordBatchSize {
 			factsCap = cap(b.facts)
@@ -382,9 +373,24 @@ func (b *recordBatch) decode(s *Store, q *Query) {
 			b.recs, b.err = b.recs[:k], fmt.Errorf("record %s v%d: facts: %w", r.ID, r.Version, err)
 			return
 		}
+		at := rawAt{}
+		if len(b.raw) > 0 {
+			at = b.raw[k]
+		}
+		if q.Readable && at.readable > 0 {
+			enc, err := s.raw.read(at.pack, at.off+at.size, at.readable)
+			if err == nil {
+				r.Readable, err = decodeReadable(enc)
+				ReleaseRaw(enc)
+			}
+			if err != nil {
+				b.recs, b.err = b.recs[:k], fmt.Errorf("record %s v%d: %w", r.ID, r.Version, err)
+				return
+			}
+		}
 		if q.WithRaw && r.Readable == nil && (q.RawOf == nil || q.RawOf(r.ID)) {
 			var err error
-			if r.Raw, err = s.raw.read(b.raw[k].pack, b.raw[k].off, b.raw[k].size); err != nil {
+			if r.Raw, err = s.raw.read(at.pack, at.off, at.size); err != nil {
 				b.recs, b.err = b.recs[:k], fmt.Errorf("record %s v%d: %w", r.ID, r.Version, err)
 				return
 			}

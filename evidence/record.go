@@ -8,6 +8,7 @@ package evidence
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -113,6 +114,24 @@ type Record struct {
 // Readable is a record as a person reads it: a one-line title and a text.
 type Readable struct {
 	Title, Text string
+}
+
+// encodeReadable is r as stored: the title's length (uvarint), the title,
+// the text.
+func encodeReadable(r *Readable) []byte {
+	b := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(r.Title)+len(r.Text)), uint64(len(r.Title)))
+	b = append(b, r.Title...)
+	return append(b, r.Text...)
+}
+
+// decodeReadable reads what encodeReadable wrote.
+func decodeReadable(b []byte) (*Readable, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)-k) {
+		return nil, errors.New("readable text: bad title length")
+	}
+	b = b[k:]
+	return &Readable{Title: string(b[:n]), Text: string(b[n:])}, nil
 }
 
 // Prepare validates r and computes what storing it needs (its SHA-256, its

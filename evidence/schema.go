@@ -164,14 +164,11 @@ CREATE TABLE dispositions (
 ) STRICT;
 `,
 	// 5: what a person reads of a record, as the importer that decoded it
-	// worked it out (an email's subject, headers and text): the workbook
-	// shows it without decoding the raw bytes again.
+	// worked it out (an email's subject, headers and text), kept in the
+	// pack right after the raw bytes: the workbook shows it without
+	// decoding the raw bytes again, read like them, on every core.
 	`
-CREATE TABLE readable (
-	record_seq INTEGER PRIMARY KEY REFERENCES records(seq),
-	title      TEXT    NOT NULL,
-	text       TEXT    NOT NULL
-) STRICT;
+ALTER TABLE records ADD COLUMN readable_len INTEGER NOT NULL DEFAULT 0; -- bytes after the raw ones; 0: none
 `,
 }
 
