@@ -109,9 +109,6 @@ type Query struct {
 	// others are read without): a reader that needs the bytes of a few
 	// of many records. It is called on the goroutines that decode.
 	RawOf func(id string) bool
-	// NoLinks leaves Facts.Links and Facts.Attrs out (nil): a reader of
-	// the booking facts alone decodes a record quicker for it.
-	NoLinks bool
 	// Readable loads Record.Readable where the importer stored one; with
 	// WithRaw, the raw bytes are then loaded only for the records without
 	// one: what a person reads of a record is there without them.
@@ -337,27 +334,6 @@ func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, q Quer
 	return len(b.recs) == 0 || emit(b)
 }
 
-// coreFacts is Facts without its links and attributes, to decode into.
-// (A field added to Facts and not here fails the conversion below.)
-type coreFacts struct {
-	Ref           string            `json:"ref,omitempty"`
-	Name          string            `json:"name,omitempty"`
-	Email         string            `json:"email,omitempty"`
-	Phone         string            `json:"phone,omitempty"`
-	Item          string            `json:"item,omitempty"`
-	Start         *time.Time        `json:"start,omitempty"`
-	End           *time.Time        `json:"end,omitempty"`
-	AllDay        bool              `json:"all_day,omitempty"`
-	Zone          string            `json:"zone,omitempty"`
-	AmountMinor   *int64            `json:"amount_minor,omitempty"`
-	PaidMinor     *int64            `json:"paid_minor,omitempty"`
-	RefundedMinor *int64            `json:"refunded_minor,omitempty"`
-	Currency      string            `json:"currency,omitempty"`
-	Status        Status            `json:"status,omitempty"`
-	Links         []Link            `json:"-"`
-	Attrs         map[string]string `json:"-"`
-}
-
 // decode fills in the batch's facts and raw bytes as q asks.
 func (b *recordBatch) decode(s *Store, q *Query) {
 	from := 0
@@ -365,11 +341,7 @@ func (b *recordBatch) decode(s *Store, q *Query) {
 		r := &b.recs[k]
 		facts := b.facts[from:b.end[k]]
 		from = b.end[k]
-		var into any = &r.Facts
-		if q.NoLinks {
-			into = (*coreFacts)(&r.Facts)
-		}
-		if err := gojson.Unmarshal(facts, into); err != nil {
+		if err := gojson.Unmarshal(facts, &r.Facts); err != nil {
 			b.recs, b.err = b.recs[:k], fmt.Errorf("record %s v%d: facts: %w", r.ID, r.Version, err)
 			return
 		}

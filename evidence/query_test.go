@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 	"testing"
 )
@@ -204,36 +203,6 @@ mail:<a@x> v2 raw="" readable="Booking, moved"/"text of second"`},
 	} {
 		if got := show(tc.q); got != tc.want {
 			t.Errorf("%+v:\n%s\nwant\n%s", tc.q, got, tc.want)
-		}
-	}
-}
-
-// NoLinks reads the booking facts and leaves the links and attributes out.
-func TestNoLinks(t *testing.T) {
-	s := newStore(t)
-	ctx := context.Background()
-	job, err := s.StartJob(ctx, "test", Stripe, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := rec("stripe:pi_1", "api", `{"id":"pi_1"}`)
-	r.Facts.Links = []Link{{Rel: "stripe_customer", ID: "cus_1"}}
-	r.Facts.Attrs = map[string]string{"customer": "cus_1"}
-	if _, err := s.Commit(ctx, job, Batch{Records: []Record{r}}); err != nil {
-		t.Fatal(err)
-	}
-	for _, noLinks := range []bool{false, true} {
-		for got, err := range s.Records(ctx, Query{NoLinks: noLinks}) {
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := r.Facts.normalize()
-			if noLinks {
-				want.Links, want.Attrs = nil, nil
-			}
-			if !reflect.DeepEqual(got.Facts, want) {
-				t.Errorf("NoLinks %v: facts %+v, want %+v", noLinks, got.Facts, want)
-			}
 		}
 	}
 }
