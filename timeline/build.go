@@ -43,6 +43,11 @@ type Options struct {
 	Details bool
 	// Case is what the store says of the recovery, for the reports.
 	Case *CaseInfo
+	// GroupedByID says the records come grouped by id, every version of
+	// an id together (as a store read in id order gives them): each
+	// calendar entry is then made into events as soon as the next one
+	// begins, instead of every entry being kept to the end.
+	GroupedByID bool
 }
 
 // VersionKey names one version of a record.
@@ -116,8 +121,12 @@ type builder struct {
 	// one; noBooking the Stripe events, by payment intent, that name none.
 	piBooking map[string]string
 	noBooking []piEvent
-	// cal holds calendar versions by record id, diffed at the end.
-	cal map[string][]calVersion
+	// cal holds calendar versions by record id, diffed at the end; or,
+	// when the records come grouped by id, calVersions holds those of
+	// entry calID, diffed when the next entry begins.
+	cal         map[string][]calVersion
+	calID       string
+	calVersions []calVersion
 	// mails are the mail events whose direction is decided at the end,
 	// when the business's domains are known; domains counts the messages
 	// each domain takes part in.

@@ -24,8 +24,21 @@ type calVersion struct {
 // calendarVersion keeps a calendar version until every version of its
 // entry is known: only then can versions be told apart as happenings.
 func (b *builder) calendarVersion(r *evidence.Record) {
-	b.cal[r.ID] = append(b.cal[r.ID], calVersion{seen: b.seen(r), t: r.OccurredAt, version: r.Version,
-		state: stateOf(&r.Facts), sequence: r.Facts.Attrs["sequence"], person: person(&r.Facts)})
+	v := calVersion{seen: b.seen(r), t: r.OccurredAt, version: r.Version,
+		state: stateOf(&r.Facts), sequence: r.Facts.Attrs["sequence"], person: person(&r.Facts)}
+	if b.opts.GroupedByID {
+		// Every version of an entry comes together: the entry before is
+		// complete.
+		if r.ID != b.calID && len(b.calVersions) > 0 {
+			b.calendarEntry(b.calID, b.calVersions)
+			clear(b.calVersions)
+			b.calVersions = b.calVersions[:0]
+		}
+		b.calID = r.ID
+		b.calVersions = append(b.calVersions, v)
+		return
+	}
+	b.cal[r.ID] = append(b.cal[r.ID], v)
 }
 
 // calState is what a calendar version says of a booking: a version that
@@ -62,65 +75,73 @@ func (s calState) sameTimes(o calState) bool {
 // first version known already is); each later one that says something
 // new is a move, a change or the cancellation.
 func (b *builder) finishCalendar() {
+	if len(b.calVersions) > 0 {
+		b.calendarEntry(b.calID, b.calVersions)
+	}
+	b.calVersions = nil
 	for _, id := range slices.Sorted(maps.Keys(b.cal)) {
-		vs := b.cal[id]
-		slices.SortFunc(vs, func(x, y calVersion) int {
-			if xz, yz := x.t.IsZero(), y.t.IsZero(); xz != yz {
-				if xz {
-					return 1
-				}
-				return -1
-			}
-			return cmp.Or(x.t.Compare(y.t), cmp.Compare(x.version, y.version))
-		})
-		last := -1
-		var prev calState
-		for k := range vs {
-			v := &vs[k]
-			st := v.state
-			if last >= 0 && st.same(prev) {
-				b.join(last, v.seen, v.t, 0, "")
-				continue
-			}
-			var action Action
-			var what string
-			switch {
-			case last < 0 && st.status == evidence.Cancelled:
-				action, what = CalendarCancelled, "Calendar entry cancelled"
-			case last < 0 && v.sequence != "" && v.sequence != "0":
-				action, what = CalendarChanged, "Calendar entry changed (revision "+v.sequence+"; the earlier one is not in the evidence)"
-			case last < 0:
-				action, what = CalendarCreated, "Calendar entry created"
-				if st.status == evidence.Requested {
-					what += " (tentative)"
-				}
-			case st.status == evidence.Cancelled && prev.status != evidence.Cancelled:
-				action, what = CalendarCancelled, "Calendar entry cancelled"
-			case !st.sameTimes(prev):
-				action, what = CalendarMoved, "Calendar entry moved from "+b.span(prev)+" to"
-			default:
-				action, what = CalendarChanged, "Calendar entry changed"
-				var changes []string
-				if st.status != prev.status {
-					changes = append(changes, string(orStatus(prev.status))+" → "+string(orStatus(st.status)))
-				}
-				if st.item != prev.item {
-					changes = append(changes, orDash(prev.item)+" → "+orDash(st.item))
-				}
-				if len(changes) > 0 {
-					what += ": " + strings.Join(changes, ", ")
-				}
-			}
-			subject := v.seen.booking
-			if subject == "" {
-				subject = first2(st.item, strings.TrimPrefix(id, "ics:"))
-			}
-			last = b.pushSeen(v.seen, Event{Time: v.t, Actor: Staff, Action: action, Subject: subject,
-				Summary: joinNonEmpty(" · ", what+" "+b.span(st), st.item, v.person)})
-			prev = st
-		}
+		b.calendarEntry(id, b.cal[id])
 	}
 	b.cal = nil
+}
+
+// calendarEntry makes the events of the versions vs of calendar entry id.
+func (b *builder) calendarEntry(id string, vs []calVersion) {
+	slices.SortFunc(vs, func(x, y calVersion) int {
+		if xz, yz := x.t.IsZero(), y.t.IsZero(); xz != yz {
+			if xz {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Or(x.t.Compare(y.t), cmp.Compare(x.version, y.version))
+	})
+	last := -1
+	var prev calState
+	for k := range vs {
+		v := &vs[k]
+		st := v.state
+		if last >= 0 && st.same(prev) {
+			b.join(last, v.seen, v.t, 0, "")
+			continue
+		}
+		var action Action
+		var what string
+		switch {
+		case last < 0 && st.status == evidence.Cancelled:
+			action, what = CalendarCancelled, "Calendar entry cancelled"
+		case last < 0 && v.sequence != "" && v.sequence != "0":
+			action, what = CalendarChanged, "Calendar entry changed (revision "+v.sequence+"; the earlier one is not in the evidence)"
+		case last < 0:
+			action, what = CalendarCreated, "Calendar entry created"
+			if st.status == evidence.Requested {
+				what += " (tentative)"
+			}
+		case st.status == evidence.Cancelled && prev.status != evidence.Cancelled:
+			action, what = CalendarCancelled, "Calendar entry cancelled"
+		case !st.sameTimes(prev):
+			action, what = CalendarMoved, "Calendar entry moved from "+b.span(prev)+" to"
+		default:
+			action, what = CalendarChanged, "Calendar entry changed"
+			var changes []string
+			if st.status != prev.status {
+				changes = append(changes, string(orStatus(prev.status))+" → "+string(orStatus(st.status)))
+			}
+			if st.item != prev.item {
+				changes = append(changes, orDash(prev.item)+" → "+orDash(st.item))
+			}
+			if len(changes) > 0 {
+				what += ": " + strings.Join(changes, ", ")
+			}
+		}
+		subject := v.seen.booking
+		if subject == "" {
+			subject = first2(st.item, strings.TrimPrefix(id, "ics:"))
+		}
+		last = b.pushSeen(v.seen, Event{Time: v.t, Actor: Staff, Action: action, Subject: subject,
+			Summary: joinNonEmpty(" · ", what+" "+b.span(st), st.item, v.person)})
+		prev = st
+	}
 }
 
 // span shows a booking's times in the case's zone: dates only for an

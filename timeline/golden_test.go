@@ -329,8 +329,9 @@ func TestScenarioData(t *testing.T) {
 
 // TestRecordOrderDoesNotMatter builds the scenario's timeline from its
 // records in id order and in shuffled orders (each record's versions kept
-// in order): every format is the same as FromStore's, which reads them in
-// the order they were stored.
+// together, in order), half of them with Options.GroupedByID: every format
+// is the same as FromStore's, which reads them in the order they were
+// stored.
 func TestRecordOrderDoesNotMatter(t *testing.T) {
 	ctx := context.Background()
 	s := scenarioCase(t)
@@ -364,7 +365,10 @@ func TestRecordOrderDoesNotMatter(t *testing.T) {
 				}
 			}
 		}
-		tl, err := Build(ctx, records, opts)
+		o := opts
+		// Shuffled by id, each id's versions together: also as grouped.
+		o.GroupedByID = seed%2 == 1
+		tl, err := Build(ctx, records, o)
 		if err != nil {
 			t.Fatal(err)
 		}

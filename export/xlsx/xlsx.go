@@ -125,7 +125,8 @@ func FromStore(ctx context.Context, s *evidence.Store) Case {
 		},
 		Describe: describe.Text,
 		Timeline: func(bookingOf func(string) (string, bool)) (TimelineBuilder, error) {
-			opts, err := timeline.StoreOptions(ctx, s, timeline.Options{BookingOf: bookingOf})
+			// Records yields every version of an id together.
+			opts, err := timeline.StoreOptions(ctx, s, timeline.Options{BookingOf: bookingOf, GroupedByID: true})
 			if err != nil {
 				return nil, err
 			}
