@@ -100,7 +100,7 @@ func (w *writer) evidenceSheet(ctx context.Context, tl TimelineBuilder) error {
 			}
 		}
 	}
-	// Describing an email means decoding it: rows are built on every core.
+	// Describing and redacting each record: rows are built on every core.
 	err := encodeRows(ctx, es, items, func(j int, it item) ([]any, [][]any, error) {
 		row, err := w.evidenceRow(j, it.id, it.found, &it.r)
 		return row, nil, err
