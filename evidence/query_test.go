@@ -8,33 +8,38 @@ import (
 	"testing"
 )
 
+// storeOf is a new store holding the records of batches, each committed
+// in one transaction by one import job.
+func storeOf(t *testing.T, batches ...[]Record) *Store {
+	t.Helper()
+	s := newStore(t)
+	ctx := context.Background()
+	job, err := s.StartJob(ctx, "test", batches[0][0].Source, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, recs := range batches {
+		if _, err := s.Commit(ctx, job, Batch{Records: recs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
 // manyRecords is a store of n records (several read batches), every
 // third with a second version.
 func manyRecords(t *testing.T, n int) *Store {
 	t.Helper()
-	s := newStore(t)
-	ctx := context.Background()
-	job, err := s.StartJob(ctx, "test", Stripe, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b Batch
+	var first, second []Record
 	for i := range n {
-		b.Records = append(b.Records, rec(fmt.Sprintf("stripe:pi_%05d", n-1-i), "api", fmt.Sprintf(`{"i":%d}`, i)))
+		first = append(first, rec(fmt.Sprintf("stripe:pi_%05d", n-1-i), "api", fmt.Sprintf(`{"i":%d}`, i)))
 	}
-	if _, err := s.Commit(ctx, job, b); err != nil {
-		t.Fatal(err)
-	}
-	b = Batch{}
 	for i := 0; i < n; i += 3 {
 		r := rec(fmt.Sprintf("stripe:pi_%05d", i), "api", fmt.Sprintf(`{"i":%d,"v":2}`, i))
 		r.Facts.Name = "second"
-		b.Records = append(b.Records, r)
+		second = append(second, r)
 	}
-	if _, err := s.Commit(ctx, job, b); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return storeOf(t, first, second)
 }
 
 // Records are read in batches, decoded on every core: they still come in
@@ -152,12 +157,6 @@ func TestRecordsErrors(t *testing.T) {
 // with each version its own, and then stands in for the raw bytes; records
 // without it still have theirs.
 func TestReadable(t *testing.T) {
-	s := newStore(t)
-	ctx := context.Background()
-	job, err := s.StartJob(ctx, "test", Mail, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	withText := func(id, raw, title string) Record {
 		r := rec(id, "mbox", raw)
 		r.Source, r.Kind = Mail, "email"
@@ -166,14 +165,10 @@ func TestReadable(t *testing.T) {
 		}
 		return r
 	}
-	for _, b := range []Batch{
-		{Records: []Record{withText("mail:<a@x>", "first", "Booking"), withText("mail:<b@x>", "plain", "")}},
-		{Records: []Record{withText("mail:<a@x>", "second", "Booking, moved")}},
-	} {
-		if _, err := s.Commit(ctx, job, b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s := storeOf(t,
+		[]Record{withText("mail:<a@x>", "first", "Booking"), withText("mail:<b@x>", "plain", "")},
+		[]Record{withText("mail:<a@x>", "second", "Booking, moved")})
+	ctx := context.Background()
 	show := func(q Query) string {
 		var out []string
 		for r, err := range s.Records(ctx, q) {
@@ -227,21 +222,14 @@ func TestVersions(t *testing.T) {
 // earlier batches keep their own facts.
 func TestRecordsKeptAcrossBatches(t *testing.T) {
 	const n = 6*recordBatchSize + 5
-	s := newStore(t)
-	ctx := context.Background()
-	job, err := s.StartJob(ctx, "test", Stripe, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b Batch
+	var recs []Record
 	for i := range n {
 		r := rec(fmt.Sprintf("stripe:pi_%05d", i), "api", fmt.Sprintf(`{"i":%d}`, i))
 		r.Facts.Name = fmt.Sprintf("customer %05d", i)
-		b.Records = append(b.Records, r)
+		recs = append(recs, r)
 	}
-	if _, err := s.Commit(ctx, job, b); err != nil {
-		t.Fatal(err)
-	}
+	s := storeOf(t, recs)
+	ctx := context.Background()
 	var kept []Record
 	for r, err := range s.Records(ctx, Query{Lean: true}) {
 		if err != nil {
