@@ -189,19 +189,17 @@ const (
 
 // fit returns s cut to at most limit UTF-16 units, with a visible marker
 // saying how much is missing.
-func fit(s string, limit int) string { return fitMore(s, limit, 0) }
-
-// fitMore is fit of a text that already lost more units at its end.
-func fitMore(s string, limit, more int) string {
-	head, cut := fitParts(s, limit, more)
+func fit(s string, limit int) string {
+	head, cut := fitParts(s, limit, 0)
 	if cut < 0 {
 		return head
 	}
 	return head + fmt.Sprintf(cutMarker, cut)
 }
 
-// fitParts is fitMore in parts: the head kept, and how many characters
-// the marker after it says are missing (-1: nothing was cut).
+// fitParts is fit in parts, of a text that already lost more units at its
+// end: the head kept, and how many characters the marker after it says
+// are missing (-1: nothing was cut).
 func fitParts(s string, limit, more int) (head string, cut int) {
 	if more == 0 && len(s) <= limit { // bytes ≥ UTF-16 units
 		return s, -1
@@ -237,20 +235,20 @@ func splitUnits(s string, n int) (string, string) {
 	return s, ""
 }
 
-// excerpt is the start of outside text, redacted, cut to limit with the
-// marker. Only a generous head is redacted, not the whole (perhaps huge)
-// text: a secret that starts in what is shown is found whole, even a
-// private key block.
-func excerpt(s string, limit int) string {
+// excerpt is the start of outside text, redacted, cut to limit: the head
+// kept and the characters cut (-1: none; a marker saying so goes after
+// the head). Only a generous head is redacted, not the whole (perhaps
+// huge) text: a secret that starts in what is shown is found whole, even
+// a private key block.
+func excerpt(s string, limit int) (head string, cut int) {
 	head, rest := splitUnits(s, limit+8192)
-	return fitMore(redact(head), limit, utf16Len(rest))
+	return fitParts(redact(head), limit, utf16Len(rest))
 }
 
 // excerptCell is excerpt as a wrapped cell; a cut text is written head
 // then marker, not joined first (a million evidence texts are cut).
 func (w *writer) excerptCell(s string, limit int) any {
-	head, rest := splitUnits(s, limit+8192)
-	head, cut := fitParts(redact(head), limit, utf16Len(rest))
+	head, cut := excerpt(s, limit)
 	if cut < 0 {
 		return w.wrapped(head)
 	}
