@@ -59,8 +59,9 @@ type VersionKey struct {
 // Build turns records into a timeline. records should give every version
 // of every record (evidence.Query{AllVersions: true}): the versions of a
 // calendar entry tell when it was moved or cancelled, those of a Stripe
-// object when its status changed. Any order will do: the same records in
-// any order give the same timeline.
+// object when its status changed. The records may come in any order, each
+// id's versions oldest first (as every store query gives them): the same
+// records give the same timeline (TestRecordOrderDoesNotMatter).
 //
 // Build keeps the events, not the records: memory grows with the events
 // (a few hundred bytes each, more with Options.Details), not with the raw
