@@ -114,8 +114,8 @@ type Query struct {
 	// one: what a person reads of a record is there without them.
 	Readable bool
 	// InStoreOrder yields the records in the order the case stored them
-	// (import order) instead of by id: a read of the whole table from
-	// start to end, several times quicker than by id on a large case,
+	// (import order) instead of by id: a read of the table from start to
+	// end, without a seek per row (a 157k-record read: 1.06 → 0.76 s),
 	// for readers that do not care for the order.
 	InStoreOrder bool
 }
