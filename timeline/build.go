@@ -28,6 +28,10 @@ type Options struct {
 	Bookings map[string]string
 	// BookingOf, when set, is used instead of Bookings.
 	BookingOf func(recordID string) (ref string, ok bool)
+	// Known, when set, is used instead of both: the records a caller
+	// keeps for as long as the timeline lives, and their bookings. The
+	// builder keeps a known record's number instead of a copy of its id.
+	Known Known
 	// Sightings lists the channels a record version was seen through
 	// besides its own Via (the same email read from an mbox and over
 	// IMAP is one record seen twice).
@@ -48,6 +52,16 @@ type Options struct {
 	// calendar entry is then made into events as soon as the next one
 	// begins, instead of every entry being kept to the end.
 	GroupedByID bool
+}
+
+// Known finds the records a caller keeps (the review workbook's index of
+// the records its bookings use): Find gives a record's number, if the
+// caller has it; ID gives its id back and Booking the reference of the
+// booking that holds it.
+type Known interface {
+	Find(id string) (int, bool)
+	ID(i int) string
+	Booking(i int) string
 }
 
 // VersionKey names one version of a record.
@@ -102,25 +116,57 @@ func (b *Builder) Add(r *evidence.Record) { b.b.add(r) }
 // Timeline ends the build and returns the timeline; the builder is not
 // to be used again.
 func (b *Builder) Timeline() *Timeline {
-	t := b.b.finish()
+	bb := b.b
 	b.b = nil
+	t, order := bb.settle()
+	t.Events = bb.eventsOf(t, order)
 	return t
+}
+
+// Rows ends the build and yields the timeline's rows, as Timeline.Rows
+// does, without ever holding all of its events as Events: each is made
+// as its row is given (a workbook's million events stay in the builder's
+// compact form). The builder is not to be used again.
+func (b *Builder) Rows() iter.Seq[Row] {
+	bb := b.b
+	b.b = nil
+	t, order := bb.settle()
+	return t.rowSeq(len(order), func(k int) *Event {
+		e := bb.eventAt(t, order[k], nil)
+		return &e
+	})
 }
 
 // builder holds what Build has read so far.
 type builder struct {
-	opts   Options
-	loc    *time.Location
-	events eventChunks
+	opts Options
+	loc  *time.Location
+	// events and their witnesses (wits), in the compact form of
+	// compact.go; their strings in arena.
+	events   chunked[event]
+	wits     chunked[wit]
+	arena    textArena
+	atoms    atoms
+	refs     map[string]text // booking references, kept once
+	viaLists [][]string
+	viaOf    map[string]uint32
+	lastID   text
+	extras   map[int32]extra
+	// found is the last record looked up in opts.Known.
+	found struct {
+		id string
+		i  int
+		ok bool
+	}
 	// keys finds the event a Stripe witness joins.
-	keys map[mergeKey]int
+	keys map[mergeKey]int32
 	// refunds are the refund events by charge id; weak the refunds a
 	// charge shows without saying which refund (joined at the end).
 	refunds map[string][]int
 	weak    []weakRefund
 	// piBooking is the booking of each payment intent whose events name
 	// one; noBooking the Stripe events, by payment intent, that name none.
-	piBooking map[string]string
+	piBooking map[string]text
 	noBooking []piEvent
 	// cal holds calendar versions by record id, diffed at the end; or,
 	// when the records come grouped by id, calVersions holds those of
@@ -143,17 +189,15 @@ type builder struct {
 	// in the order of its witnesses (not the order they came in).
 	parts   [][]detailPart
 	agent   []agentInfo
-	vias    map[string][]string // interned one-channel lists
-	kinds   map[string]string   // interned kinds
 	secrets evidence.SecretSet
 }
 
 func newBuilder(opts Options) *builder {
 	return &builder{
 		opts: opts, loc: opts.Config.Location(),
-		keys: map[mergeKey]int{}, refunds: map[string][]int{}, cal: map[string][]calVersion{}, piBooking: map[string]string{},
+		atoms: newAtoms(), refs: map[string]text{}, viaOf: map[string]uint32{}, extras: map[int32]extra{},
+		keys: map[mergeKey]int32{}, refunds: map[string][]int{}, cal: map[string][]calVersion{}, piBooking: map[string]text{},
 		domains: map[string]int{}, records: map[evidence.Source]int{},
-		vias: map[string][]string{}, kinds: map[string]string{},
 	}
 }
 
@@ -174,57 +218,74 @@ func (b *builder) add(r *evidence.Record) {
 }
 
 // mergeKey names a happening several records may show: the state an
-// object reached ("the payment of pi_1 succeeded").
+// object reached ("the payment of pi_1 succeeded"). Its object and action
+// are atoms; id, once a key is kept, shares the arena's memory.
 type mergeKey struct {
-	object, id string
-	action     Action
+	id             string
+	object, action uint32
+}
+
+// key is the merge key of object id reaching action.
+func (b *builder) key(object, id string, action Action) mergeKey {
+	return mergeKey{id: id, object: b.atoms.id(object), action: b.atoms.id(string(action))}
 }
 
 // seen is what an event keeps of a record that shows it: the witness, the
 // record's source and booking, and (with Options.Details) what it says.
 // Keeping this rather than the record lets the record go.
 type seen struct {
-	w       Witness
-	source  evidence.Source
-	booking string
+	w       wit
+	source  uint32 // atom
+	booking text
 	detail  string
 }
 
 func (b *builder) seen(r *evidence.Record) seen {
-	s := seen{w: b.witness(r), source: r.Source, booking: b.booking(r)}
+	s := seen{w: b.witness(r), source: b.atoms.id(string(r.Source)), booking: b.ref(b.booking(r))}
 	if b.opts.Details {
 		s.detail = b.detail(r)
 	}
 	return s
 }
 
-// witness is r as an event's witness.
-func (b *builder) witness(r *evidence.Record) Witness {
-	kind, ok := b.kinds[r.Kind]
-	if !ok {
-		kind = strings.Clone(r.Kind)
-		b.kinds[kind] = kind
+// known looks r up in opts.Known, once a record.
+func (b *builder) known(r *evidence.Record) (int, bool) {
+	if b.opts.Known == nil {
+		return 0, false
 	}
-	w := Witness{ID: r.ID, Version: r.Version, Kind: kind}
+	if b.found.id != r.ID {
+		b.found.i, b.found.ok = b.opts.Known.Find(r.ID)
+		b.found.id = r.ID
+	}
+	return b.found.i, b.found.ok
+}
+
+// witness is r as an event's witness.
+func (b *builder) witness(r *evidence.Record) wit {
+	w := wit{version: int32(r.Version), next: -1, kind: b.atoms.id(r.Kind)}
+	if i, ok := b.known(r); ok {
+		w.id, w.kind = text(i), w.kind|knownBit
+	} else {
+		w.id = b.idText(r.ID)
+	}
 	seen := b.opts.Sightings[VersionKey{r.ID, r.Version}]
 	if len(seen) == 0 {
-		via, ok := b.vias[r.Via]
-		if !ok {
-			via = []string{strings.Clone(r.Via)}
-			b.vias[via[0]] = via
-		}
-		w.Via = via
+		w.via = b.viaOne(r.Via)
 		return w
 	}
-	w.Via = append([]string{r.Via}, seen...)
-	slices.Sort(w.Via)
-	w.Via = slices.Compact(w.Via)
+	via := append([]string{r.Via}, seen...)
+	slices.Sort(via)
+	w.via = b.vias(slices.Compact(via))
 	return w
 }
 
 // booking is the reference of the booking r belongs to.
 func (b *builder) booking(r *evidence.Record) string {
-	if b.opts.BookingOf != nil {
+	if b.opts.Known != nil {
+		if i, ok := b.known(r); ok {
+			return b.opts.Known.Booking(i)
+		}
+	} else if b.opts.BookingOf != nil {
 		if ref, ok := b.opts.BookingOf(r.ID); ok {
 			return ref
 		}
@@ -240,19 +301,28 @@ func (b *builder) push(r *evidence.Record, e Event) int { return b.pushSeen(b.se
 // pushSeen adds e, witnessed by s, and returns its index. Source, Booking
 // and Evidence are filled from s; a Subject left empty is the booking.
 func (b *builder) pushSeen(s seen, e Event) int {
-	e.Source = s.source
-	if e.Booking == "" {
-		e.Booking = s.booking
+	w := int32(b.wits.add(s.w))
+	c := event{first: w, rank: e.rank, source: s.source, booking: s.booking,
+		actor: b.atoms.id(string(e.Actor)), action: b.atoms.id(string(e.Action)), summary: b.arena.add(e.Summary)}
+	if e.Booking != "" {
+		c.booking = b.ref(e.Booking)
 	}
-	if e.Subject == "" {
-		e.Subject = e.Booking
+	c.subject = c.booking
+	if e.Subject != "" && e.Subject != b.arena.get(c.booking) {
+		c.subject = b.arena.add(e.Subject)
 	}
-	e.Evidence = []Witness{s.w}
+	c.setTime(e.Time)
+	x := extra{agent: e.agent, severity: e.Severity}
 	if s.detail != "" {
 		b.parts = append(b.parts, []detailPart{{s.w, s.detail}})
-		e.detail = int32(len(b.parts))
+		x.detail = int32(len(b.parts))
 	}
-	return b.events.add(e)
+	c.extra = x != extra{}
+	i := b.events.add(c)
+	if c.extra {
+		b.extras[int32(i)] = x
+	}
+	return i
 }
 
 // join adds s as another witness of event i. The event takes s's time and
@@ -261,12 +331,15 @@ func (b *builder) pushSeen(s seen, e Event) int {
 // witness): which witness comes first in the records read does not matter.
 func (b *builder) join(i int, s seen, t time.Time, rank int8, summary string) {
 	e := b.events.at(i)
-	first := e.Evidence[0]
-	e.Evidence = append(e.Evidence, s.w)
-	if e.Booking == "" {
-		e.Booking = s.booking
-		if e.Subject == "" {
-			e.Subject = e.Booking
+	first := b.wits.at(int(e.first))
+	s.w.next = first.next
+	w := int32(b.wits.add(s.w))
+	first = b.wits.at(int(e.first))
+	first.next = w
+	if e.booking == 0 && s.booking != 0 {
+		e.booking = s.booking
+		if e.subject == 0 {
+			e.subject = e.booking
 		}
 	}
 	tie := func() bool {
@@ -275,24 +348,33 @@ func (b *builder) join(i int, s seen, t time.Time, rank int8, summary string) {
 		}
 		// > 0: s's summary says more, or as much and sorts first, or
 		// is the same and s is the smaller witness.
-		return cmp.Or(cmp.Compare(len(summary), len(e.Summary)), strings.Compare(e.Summary, summary),
-			strings.Compare(first.ID, s.w.ID), cmp.Compare(first.Version, s.w.Version)) > 0
+		have := b.arena.get(e.summary)
+		return cmp.Or(cmp.Compare(len(summary), len(have)), strings.Compare(have, summary),
+			strings.Compare(b.witID(first), b.witID(&s.w)), cmp.Compare(first.version, s.w.version)) > 0
 	}
-	if !t.IsZero() && (e.Time.IsZero() || rank < e.rank || rank == e.rank && (t.Before(e.Time) || t.Equal(e.Time) && tie())) {
-		e.Time, e.rank = t, rank
+	if et := e.time(); !t.IsZero() && (et.IsZero() || rank < e.rank || rank == e.rank && (t.Before(et) || t.Equal(et) && tie())) {
+		e.setTime(t)
+		e.rank = rank
 		if summary != "" {
-			e.Summary = summary
+			e.summary = b.arena.add(summary)
 		}
-		// The witness that gives the time comes first.
-		last := len(e.Evidence) - 1
-		e.Evidence[0], e.Evidence[last] = e.Evidence[last], e.Evidence[0]
+		// The witness that gives the time comes first: the new one
+		// trades places with the first (their links stay).
+		f, l := first, b.wits.at(int(w))
+		f.id, l.id = l.id, f.id
+		f.version, l.version = l.version, f.version
+		f.kind, l.kind = l.kind, f.kind
+		f.via, l.via = l.via, f.via
 	}
 	if s.detail != "" {
-		if e.detail == 0 {
+		x := b.extras[int32(i)]
+		if x.detail == 0 {
 			b.parts = append(b.parts, []detailPart{{s.w, s.detail}})
-			e.detail = int32(len(b.parts))
+			x.detail = int32(len(b.parts))
+			e.extra = true
+			b.extras[int32(i)] = x
 		} else {
-			b.parts[e.detail-1] = append(b.parts[e.detail-1], detailPart{s.w, s.detail})
+			b.parts[x.detail-1] = append(b.parts[x.detail-1], detailPart{s.w, s.detail})
 		}
 	}
 }
@@ -300,46 +382,56 @@ func (b *builder) join(i int, s seen, t time.Time, rank int8, summary string) {
 // keyed adds e under key, or joins r to the event already under it.
 func (b *builder) keyed(key mergeKey, r *evidence.Record, e Event) int {
 	if i, ok := b.keys[key]; ok {
-		b.join(i, b.seen(r), e.Time, e.rank, e.Summary)
-		return i
+		b.join(int(i), b.seen(r), e.Time, e.rank, e.Summary)
+		return int(i)
 	}
 	i := b.push(r, e)
-	b.keys[key] = i
+	key.id = b.arena.get(b.arena.add(key.id))
+	b.keys[key] = int32(i)
 	return i
 }
 
 // release lets go of what the builder kept to make the events, once they
-// are made: only the events are sorted, and the builder lives until Build
-// returns.
+// are made: the events, their witnesses and their strings are all that
+// is left.
 func (b *builder) release() {
-	b.keys, b.refunds, b.cal, b.piBooking, b.noBooking = nil, nil, nil, nil, nil
-	b.mails, b.domains, b.findings, b.prompts, b.vias, b.kinds = nil, nil, nil, nil, nil, nil
+	b.keys, b.refunds, b.cal, b.piBooking, b.noBooking, b.refs, b.viaOf = nil, nil, nil, nil, nil, nil, nil
+	b.found.id = ""
+	b.mails, b.domains, b.findings, b.prompts = nil, nil, nil, nil
 	b.opts.BookingOf, b.opts.Bookings, b.opts.Sightings = nil, nil, nil
 }
 
-func (b *builder) finish() *Timeline {
+// settle ends the build: every event made, its details joined, the
+// markers set and the secrets known. It returns the timeline, without
+// its Events, and the indexes of the events the filter keeps, in order.
+func (b *builder) settle() (*Timeline, []int32) {
 	b.finishCalendar()
 	b.finishRefunds()
 	b.finishStripeBookings()
 	b.finishMail()
-	for e := range b.events.all() {
-		// The witness that gives the time first, the others by id.
-		if ev := e.Evidence; len(ev) > 2 {
-			slices.SortFunc(ev[1:], compareWitnesses)
-		}
-		// Their details in the same order.
-		if e.detail > 0 {
-			parts := b.parts[e.detail-1]
+	if len(b.parts) > 0 {
+		for i := range b.events.n {
+			e := b.events.at(i)
+			x := b.extras[int32(i)]
+			if x.detail == 0 {
+				continue
+			}
+			// Each witness's details in the order the witnesses are
+			// given: the one that gives the time first, the others by id.
+			first := b.witnessOf(b.wits.at(int(e.first)))
+			parts := b.parts[x.detail-1]
 			slices.SortFunc(parts, func(x, y detailPart) int {
-				return cmp.Or(-cmp.Compare(b2i(x.w.ID == e.Evidence[0].ID && x.w.Version == e.Evidence[0].Version), b2i(y.w.ID == e.Evidence[0].ID && y.w.Version == e.Evidence[0].Version)),
-					compareWitnesses(x.w, y.w))
+				xw, yw := b.witnessOf(&x.w), b.witnessOf(&y.w)
+				return cmp.Or(-cmp.Compare(b2i(xw.ID == first.ID && xw.Version == first.Version), b2i(yw.ID == first.ID && yw.Version == first.Version)),
+					compareWitnesses(xw, yw))
 			})
 			texts := make([]string, len(parts))
 			for i, p := range parts {
 				texts[i] = p.text
 			}
 			b.details = append(b.details, strings.Join(texts, "\n\n"))
-			e.detail = int32(len(b.details))
+			x.detail = int32(len(b.details))
+			b.extras[int32(i)] = x
 		}
 	}
 	b.parts = nil
@@ -348,21 +440,17 @@ func (b *builder) finish() *Timeline {
 
 	// Redaction: every secret found in any text is replaced in all of
 	// them, also where it appears without the context that revealed it.
-	for e := range b.events.all() {
-		b.secrets.AddFound(e.Summary)
-		b.secrets.AddFound(e.Subject)
+	// Events are redacted as they are given out (eventAt).
+	for i := range b.events.n {
+		e := b.events.at(i)
+		b.secrets.AddFound(b.arena.get(e.summary))
+		b.secrets.AddFound(b.arena.get(e.subject))
 	}
 	for _, a := range b.agent {
 		b.secrets.AddFound(a.code)
 	}
 	for _, d := range b.details {
 		b.secrets.AddFound(d)
-	}
-	for e := range b.events.all() {
-		// One line of valid UTF-8 each, whatever the evidence held.
-		e.Summary = oneLine(b.secrets.Redact(e.Summary))
-		e.Subject = oneLine(b.secrets.Redact(e.Subject))
-		e.Booking = oneLine(e.Booking)
 	}
 	for i := range b.agent {
 		b.agent[i].code = b.secrets.Redact(b.agent[i].code)
@@ -394,19 +482,63 @@ func (b *builder) finish() *Timeline {
 	t.Total = b.events.n
 	t.Filtered = b.opts.Filter
 	b.release()
-	t.Events = sortEvents(&b.events, b.opts.Filter)
-	b.events = eventChunks{}
-	for i := range t.Events {
-		if t.Events[i].Time.IsZero() {
+	order := b.order(b.opts.Filter)
+	for _, i := range order {
+		if b.events.at(int(i)).nsec < 0 {
 			t.Untimed++
 		}
 	}
-	return t
+	return t, order
+}
+
+// eventAt is event i as an Event, redacted as t says, its witnesses in
+// ws's memory when it has room (else new).
+func (b *builder) eventAt(t *Timeline, i int32, ws []Witness) Event {
+	c := b.events.at(int(i))
+	e := Event{Time: c.time(), Actor: Actor(b.atoms.name(c.actor)), Action: Action(b.atoms.name(c.action)),
+		Source: evidence.Source(b.atoms.name(c.source)),
+		// One line of valid UTF-8 each, whatever the evidence held.
+		Summary: oneLine(t.secrets.Redact(b.arena.get(c.summary))),
+		Subject: oneLine(t.secrets.Redact(b.arena.get(c.subject))),
+		Booking: oneLine(b.arena.get(c.booking)),
+		rank:    c.rank}
+	if c.extra {
+		x := b.extras[i]
+		e.agent, e.detail, e.Severity = x.agent, x.detail, x.severity
+	}
+	ws = ws[:0]
+	for w := c.first; w >= 0; {
+		x := b.wits.at(int(w))
+		ws = append(ws, b.witnessOf(x))
+		w = x.next
+	}
+	// The witness that gives the time first, the others by id.
+	if len(ws) > 2 {
+		slices.SortFunc(ws[1:], compareWitnesses)
+	}
+	e.Evidence = ws
+	return e
+}
+
+// eventsOf is every event of order as an Event, in order; their
+// witnesses share one array.
+func (b *builder) eventsOf(t *Timeline, order []int32) []Event {
+	out := make([]Event, len(order))
+	all := make([]Witness, 0, b.wits.n)
+	for k, i := range order {
+		n := 0
+		for w := b.events.at(int(i)).first; w >= 0; w = b.wits.at(int(w)).next {
+			n++
+		}
+		out[k] = b.eventAt(t, i, all[len(all):len(all)+n:len(all)+n])
+		all = all[:len(all)+n]
+	}
+	return out
 }
 
 // detailPart is what one witness of an event says (Options.Details).
 type detailPart struct {
-	w    Witness
+	w    wit
 	text string
 }
 
@@ -422,40 +554,6 @@ func b2i(b bool) int {
 	return 0
 }
 
-// eventChunks holds the events as Build makes them, in chunks of a fixed
-// size: a million events are not copied each time one slice outgrows its
-// array.
-type eventChunks struct {
-	chunks [][]Event
-	n      int
-}
-
-const chunkBits = 14
-
-func (c *eventChunks) add(e Event) int {
-	if c.n>>chunkBits == len(c.chunks) {
-		c.chunks = append(c.chunks, make([]Event, 0, 1<<chunkBits))
-	}
-	last := &c.chunks[len(c.chunks)-1]
-	*last = append(*last, e)
-	c.n++
-	return c.n - 1
-}
-
-func (c *eventChunks) at(i int) *Event { return &c.chunks[i>>chunkBits][i&(1<<chunkBits-1)] }
-
-func (c *eventChunks) all() iter.Seq[*Event] {
-	return func(yield func(*Event) bool) {
-		for _, ch := range c.chunks {
-			for i := range ch {
-				if !yield(&ch[i]) {
-					return
-				}
-			}
-		}
-	}
-}
-
 // sourceOrder is the order of the lanes and of events at the same time.
 func sourceOrder(s evidence.Source) int {
 	if i := slices.Index(evidence.Sources, s); i >= 0 {
@@ -464,81 +562,49 @@ func sourceOrder(s evidence.Source) int {
 	return len(evidence.Sources)
 }
 
-// sortEvents returns the events f keeps, in order (compareEvents). It
-// sorts small keys and moves each event once: events are a few hundred
-// bytes, and a million of them are slow to swap about. It empties events.
-func sortEvents(events *eventChunks, f Filter) []Event {
+// order returns the indexes of the events f keeps, in order: by time
+// (untimed last), then source, first evidence id and version, action.
+func (b *builder) order(f Filter) []int32 {
 	type key struct {
-		t   int64 // unix nanoseconds; untimed last
-		src int32
-		i   int32
+		sec  int64 // untimed: last
+		nsec int32
+		src  int32
+		i    int32
 	}
-	keys := make([]key, 0, events.n)
+	keys := make([]key, 0, b.events.n)
 	keep := f.Empty()
-	for i := range events.n {
-		e := events.at(i)
-		if !keep && !f.Keep(e) {
-			continue
-		}
-		t := int64(math.MaxInt64)
-		if !e.Time.IsZero() {
-			t = e.Time.UnixNano()
-		}
-		keys = append(keys, key{t, int32(sourceOrder(e.Source)), int32(i)})
+	srcOrder := make([]int32, len(b.atoms.names))
+	for i, name := range b.atoms.names {
+		srcOrder[i] = int32(sourceOrder(evidence.Source(name)))
 	}
-	slices.SortFunc(keys, func(a, b key) int {
-		if c := cmp.Compare(a.t, b.t); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.src, b.src); c != 0 {
-			return c
-		}
-		return compareEvents(events.at(int(a.i)), events.at(int(b.i)))
-	})
-	// Each event to its place, a chunk at a time, each chunk let go once
-	// moved: the events are never all in memory twice.
-	at := make([]int32, events.n) // where each event goes; -1: filtered out
-	for i := range at {
-		at[i] = -1
-	}
-	for k, key := range keys {
-		at[key.i] = int32(k)
-	}
-	out := make([]Event, len(keys))
-	for c, chunk := range events.chunks {
-		for j := range chunk {
-			if k := at[c<<chunkBits+j]; k >= 0 {
-				out[k] = chunk[j]
+	for i := range b.events.n {
+		e := b.events.at(i)
+		if !keep {
+			probe := Event{Time: e.time(), Source: evidence.Source(b.atoms.name(e.source)), Booking: oneLine(b.arena.get(e.booking))}
+			if !f.Keep(&probe) {
+				continue
 			}
 		}
-		events.chunks[c] = nil
-	}
-	return out
-}
-
-// compareEvents orders events by time (untimed last), then source, first
-// evidence, action.
-func compareEvents(a, b *Event) int {
-	if az, bz := a.Time.IsZero(), b.Time.IsZero(); az != bz {
-		if az {
-			return 1
+		k := key{sec: e.sec, nsec: e.nsec, src: srcOrder[e.source], i: int32(i)}
+		if e.nsec < 0 {
+			k.sec, k.nsec = math.MaxInt64, 0
 		}
-		return -1
+		keys = append(keys, k)
 	}
-	if c := a.Time.Compare(b.Time); c != 0 {
-		return c
+	slices.SortFunc(keys, func(x, y key) int {
+		if c := cmp.Or(cmp.Compare(x.sec, y.sec), cmp.Compare(x.nsec, y.nsec), cmp.Compare(x.src, y.src)); c != 0 {
+			return c
+		}
+		ex, ey := b.events.at(int(x.i)), b.events.at(int(y.i))
+		wx, wy := b.wits.at(int(ex.first)), b.wits.at(int(ey.first))
+		return cmp.Or(strings.Compare(b.witID(wx), b.witID(wy)), cmp.Compare(wx.version, wy.version),
+			strings.Compare(b.atoms.name(ex.action), b.atoms.name(ey.action)))
+	})
+	order := make([]int32, len(keys))
+	for k, key := range keys {
+		order[k] = key.i
 	}
-	if c := cmp.Compare(sourceOrder(a.Source), sourceOrder(b.Source)); c != 0 {
-		return c
-	}
-	var aw, bw Witness
-	if len(a.Evidence) > 0 {
-		aw = a.Evidence[0]
-	}
-	if len(b.Evidence) > 0 {
-		bw = b.Evidence[0]
-	}
-	return cmp.Or(strings.Compare(aw.ID, bw.ID), cmp.Compare(aw.Version, bw.Version), strings.Compare(string(a.Action), string(b.Action)))
+	return order
 }
 
 // Redact redacts s with every secret the timeline's evidence revealed.

@@ -134,7 +134,7 @@ func (b *builder) calendarEntry(id string, vs []calVersion) {
 				what += ": " + strings.Join(changes, ", ")
 			}
 		}
-		subject := v.seen.booking
+		subject := b.arena.get(v.seen.booking)
 		if subject == "" {
 			subject = first2(st.item, strings.TrimPrefix(id, "ics:"))
 		}

@@ -66,6 +66,11 @@ type row struct {
 // rows calls yield with every marker and event in order, stopping at the
 // first error.
 func (t *Timeline) rows(yield func(*row) error) error {
+	return t.rowsOf(len(t.Events), func(k int) *Event { return &t.Events[k] }, yield)
+}
+
+// rowsOf is rows of the n events at gives, in order, with t's markers.
+func (t *Timeline) rowsOf(n int, at func(k int) *Event, yield func(*row) error) error {
 	var r row
 	mi := 0
 	emitMarker := func(m *Marker) error {
@@ -73,8 +78,8 @@ func (t *Timeline) rows(yield func(*row) error) error {
 			basis: m.Basis, marker: m}
 		return yield(&r)
 	}
-	for i := range t.Events {
-		e := &t.Events[i]
+	for i := range n {
+		e := at(i)
 		for mi < len(t.Markers) && !e.Time.IsZero() && !t.Markers[mi].Time.After(e.Time) {
 			if err := emitMarker(&t.Markers[mi]); err != nil {
 				return err
@@ -325,9 +330,14 @@ type Row struct {
 
 // Rows yields the markers and events in order, as jsonl and csv write them.
 func (t *Timeline) Rows() iter.Seq[Row] {
+	return t.rowSeq(len(t.Events), func(k int) *Event { return &t.Events[k] })
+}
+
+// rowSeq is Rows of the n events at gives, in order.
+func (t *Timeline) rowSeq(n int, at func(k int) *Event) iter.Seq[Row] {
 	return func(yield func(Row) bool) {
 		stop := errors.New("stop")
-		_ = t.rows(func(r *row) error {
+		_ = t.rowsOf(n, at, func(r *row) error {
 			out := Row{Type: r.typ, Time: r.time, Source: r.source, Actor: r.actor, Action: r.action, Subject: r.subject,
 				Booking: r.booking, Severity: r.severity, Summary: r.summary, Basis: r.basis, Event: r.event, Marker: r.marker}
 			if !r.time.IsZero() {

@@ -173,7 +173,7 @@ const maxDetailValue = 1500
 // here: Build redacts every detail at the end.
 func (b *builder) detail(r *evidence.Record) string {
 	var s strings.Builder
-	w := b.witness(r)
+	w := b.witnessOf(new(b.witness(r)))
 	fmt.Fprintf(&s, "%s · %s · via %s", w.String(), r.Kind, strings.Join(w.Via, ", "))
 	if !r.OccurredAt.IsZero() {
 		fmt.Fprintf(&s, "\noccurred %s", localTimeUTC(r.OccurredAt, b.loc))

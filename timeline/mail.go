@@ -11,13 +11,15 @@ import (
 
 // mailPending is a mail event whose direction waits for the business's
 // domains.
+// Its texts are in the builder's arena: half a million emails keep
+// nothing the collector scans.
 type mailPending struct {
-	event    int
-	from     string
-	to       []string
+	event    int32
+	status   uint32 // atom
+	from     text
+	to       text // the addresses, joined by ","
+	subject  text
 	sentFlag bool // the mailbox filed it as sent (Gmail's "Sent" label, a Sent folder)
-	subject  string
-	status   evidence.Status
 }
 
 // mail reads one email. Its action is the booking status it carries
@@ -25,16 +27,19 @@ type mailPending struct {
 // received; who acted depends on its direction, decided in finishMail.
 func (b *builder) mail(r *evidence.Record) {
 	a := r.Facts.Attrs
-	p := mailPending{from: strings.ToLower(a["from"]), subject: a["subject"], status: r.Facts.Status}
+	from := strings.ToLower(a["from"])
+	var to []string
 	for _, k := range []string{"to", "cc"} {
-		for _, addr := range strings.Split(a[k], ",") {
+		for addr := range strings.SplitSeq(a[k], ",") {
 			if addr = strings.TrimSpace(strings.ToLower(addr)); addr != "" {
-				p.to = append(p.to, addr)
+				to = append(to, addr)
 			}
 		}
 	}
+	p := mailPending{from: b.arena.add(from), to: b.arena.add(strings.Join(to, ",")), subject: b.arena.add(a["subject"]),
+		status: b.atoms.id(string(r.Facts.Status))}
 	for _, k := range []string{"gmail_labels", "mailbox", "folder", "maildir_folder"} {
-		for _, l := range strings.Split(a[k], ",") {
+		for l := range strings.SplitSeq(a[k], ",") {
 			if l = strings.TrimSpace(strings.ToLower(l)); l == "sent" || l == "sent mail" || l == "sent items" || strings.HasSuffix(l, "/sent") {
 				p.sentFlag = true
 			}
@@ -43,10 +48,10 @@ func (b *builder) mail(r *evidence.Record) {
 	// Each domain counts once per message.
 	var counted [8]string
 	n := 0
-	for k := -1; k < len(p.to); k++ {
-		addr := p.from
+	for k := -1; k < len(to); k++ {
+		addr := from
 		if k >= 0 {
-			addr = p.to[k]
+			addr = to[k]
 		}
 		d := domainOf(addr)
 		if d == "" || slices.Contains(counted[:n], d) {
@@ -58,7 +63,7 @@ func (b *builder) mail(r *evidence.Record) {
 		}
 		b.domains[d]++
 	}
-	p.event = b.push(r, Event{Time: r.OccurredAt, Action: MailReceived})
+	p.event = int32(b.push(r, Event{Time: r.OccurredAt, Action: MailReceived}))
 	b.mails = append(b.mails, p)
 }
 
@@ -128,47 +133,58 @@ func (b *builder) ownDomains() []string {
 func (b *builder) finishMail() {
 	own := b.ownDomains()
 	isOwn := func(addr string) bool { return slices.Contains(own, domainOf(addr)) }
+	var to []string
 	for _, p := range b.mails {
-		e := b.events.at(p.event)
-		fromOwn := isOwn(p.from)
-		toOwn := slices.ContainsFunc(p.to, isOwn)
+		e := b.events.at(int(p.event))
+		from := b.arena.get(p.from)
+		to = to[:0]
+		if all := b.arena.get(p.to); all != "" {
+			to = append(to, strings.Split(all, ",")...)
+		}
+		status := evidence.Status(b.atoms.name(p.status))
+		fromOwn := isOwn(from)
+		toOwn := slices.ContainsFunc(to, isOwn)
 		sent := fromOwn || p.sentFlag || !toOwn && len(own) > 0
+		actor := Customer
 		switch {
 		case fromOwn || p.sentFlag:
-			e.Actor = Staff
-		case sent, isAutomated(p.from):
-			e.Actor = System
-		default:
-			e.Actor = Customer
+			actor = Staff
+		case sent, isAutomated(from):
+			actor = System
 		}
-		e.Action = MailReceived
+		action := MailReceived
 		if sent {
-			e.Action = MailSent
+			action = MailSent
 		}
-		direction := "Mail from " + orDash(p.from)
+		direction := "Mail from " + orDash(from)
 		if sent {
-			direction = "Mail to " + orDash(strings.Join(p.to, ", "))
+			direction = "Mail to " + orDash(strings.Join(to, ", "))
 		}
 		what := ""
-		if a, ok := statusAction(p.status); ok {
-			e.Action = a
-			what = "booking " + string(p.status)
-			if p.status == evidence.Paid || p.status == evidence.Refunded {
-				what = "payment " + string(p.status)
+		if a, ok := statusAction(status); ok {
+			action = a
+			what = "booking " + string(status)
+			if status == evidence.Paid || status == evidence.Refunded {
+				what = "payment " + string(status)
 			}
 		}
+		e.actor, e.action = b.atoms.id(string(actor)), b.atoms.id(string(action))
 		subject := ""
-		if p.subject != "" {
-			subject = "“" + clip(oneLine(p.subject), 120) + "”"
+		if s := b.arena.get(p.subject); s != "" {
+			subject = "“" + clip(oneLine(s), 120) + "”"
 		}
-		e.Summary = joinNonEmpty(" · ", direction, subject, what)
-		if e.Subject == "" {
+		e.summary = b.arena.add(joinNonEmpty(" · ", direction, subject, what))
+		if e.subject == 0 {
 			// No booking: the subject is the other party.
-			other := p.from
-			if sent && len(p.to) > 0 {
-				other = p.to[0]
+			other := from
+			if sent && len(to) > 0 {
+				other = to[0]
 			}
-			e.Subject = cmp.Or(e.Booking, other, strings.TrimPrefix(e.Evidence[0].ID, "mail:"))
+			if ref := b.arena.get(e.booking); ref != "" {
+				e.subject = e.booking
+			} else {
+				e.subject = b.arena.add(cmp.Or(other, strings.TrimPrefix(b.witID(b.wits.at(int(e.first))), "mail:")))
+			}
 		}
 	}
 	b.mails = nil

@@ -16,7 +16,8 @@ import (
 // jobs, the reconcile run and its summary). opts.Config, Bookings,
 // Sightings and Case are filled from the store; the rest is as given.
 // A caller that knows which booking holds each record gives
-// opts.BookingOf: the bookings are then not read, and Case lists none.
+// opts.BookingOf or opts.Known: the bookings are then not read, and Case
+// lists none.
 //
 // It reads the store one query at a time (the store has one connection).
 func FromStore(ctx context.Context, s *evidence.Store, opts Options) (*Timeline, error) {
@@ -47,7 +48,7 @@ func StoreOptions(ctx context.Context, s *evidence.Store, opts Options) (Options
 	if err != nil {
 		return opts, err
 	}
-	given := opts.BookingOf != nil
+	given := opts.BookingOf != nil || opts.Known != nil
 	refs := newRefIndex()
 	if ok {
 		info.Reconcile = &run

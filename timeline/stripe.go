@@ -88,12 +88,12 @@ func (b *builder) stripe(r *evidence.Record) {
 	stripeStatus := f.Attrs["stripe_status"]
 	payKey := func(action Action) mergeKey {
 		if pi != "" {
-			return mergeKey{"payment_intent", pi, action}
+			return b.key("payment_intent", pi, action)
 		}
-		return mergeKey{obj, id, action}
+		return b.key(obj, id, action)
 	}
 	// statusKey is the key of a state salvage has no action of its own for.
-	statusKey := func() mergeKey { return mergeKey{obj + ":" + stripeStatus, id, PaymentUpdated} }
+	statusKey := func() mergeKey { return b.key(obj+":"+stripeStatus, id, PaymentUpdated) }
 	money := amount(f.AmountMinor, f.Currency)
 	who := person(f)
 	sum := func(what string, amt string) string {
@@ -148,7 +148,7 @@ func (b *builder) stripe(r *evidence.Record) {
 			add(payKey(PaymentAuthorized), Event{Time: t, rank: rank, Actor: Customer, Action: PaymentAuthorized,
 				Subject: subject(), Summary: sum("Payment authorised, to be captured", money)})
 		case stripeStatus == "failed":
-			add(mergeKey{obj, id, PaymentFailed}, Event{Time: t, rank: rank, Actor: Customer, Action: PaymentFailed,
+			add(b.key(obj, id, PaymentFailed), Event{Time: t, rank: rank, Actor: Customer, Action: PaymentFailed,
 				Subject: subject(), Summary: sum("Payment failed", money)})
 		default:
 			add(statusKey(), Event{Time: t, rank: rank, Actor: System, Action: PaymentUpdated,
@@ -168,7 +168,7 @@ func (b *builder) stripe(r *evidence.Record) {
 				Subject: subject(), Summary: sum("Refund "+orDash(stripeStatus), amount(f.RefundedMinor, f.Currency))})
 			return
 		}
-		key := mergeKey{obj, id, PaymentRefunded}
+		key := b.key(obj, id, PaymentRefunded)
 		_, known := b.keys[key]
 		i := add(key, Event{Time: t, rank: rank, Actor: Staff, Action: PaymentRefunded, Subject: subject(),
 			Summary: sum("Refund", amount(f.RefundedMinor, f.Currency))})
@@ -182,18 +182,18 @@ func (b *builder) stripe(r *evidence.Record) {
 			add(payKey(PaymentSucceeded), Event{Time: t, rank: rank, Actor: Customer, Action: PaymentSucceeded,
 				Subject: subject(), Summary: sum("Payment succeeded (checkout)", amount(first(f.PaidMinor, f.AmountMinor), f.Currency))})
 		case f.Status == evidence.Confirmed:
-			add(mergeKey{obj, id, BookingConfirmed}, Event{Time: t, rank: rank, Actor: Customer, Action: BookingConfirmed,
+			add(b.key(obj, id, BookingConfirmed), Event{Time: t, rank: rank, Actor: Customer, Action: BookingConfirmed,
 				Subject: subject(), Summary: sum("Checkout completed, payment pending", money)})
 		case stripeStatus == "expired" || strings.HasSuffix(eventType, ".expired"):
-			add(mergeKey{obj, id, CheckoutExpired}, Event{Time: t, rank: rank, Actor: System, Action: CheckoutExpired,
+			add(b.key(obj, id, CheckoutExpired), Event{Time: t, rank: rank, Actor: System, Action: CheckoutExpired,
 				Subject: subject(), Summary: sum("Checkout expired unpaid", money)})
 		default:
-			add(mergeKey{obj + ":" + stripeStatus, id, CheckoutStarted}, Event{Time: t, rank: rank, Actor: Customer, Action: CheckoutStarted,
+			add(b.key(obj+":"+stripeStatus, id, CheckoutStarted), Event{Time: t, rank: rank, Actor: Customer, Action: CheckoutStarted,
 				Subject: subject(), Summary: sum("Checkout started", money)})
 		}
 
 	case "customer":
-		add(mergeKey{obj, id, CustomerCreated}, Event{Time: t, rank: rank, Actor: Customer, Action: CustomerCreated, Subject: id,
+		add(b.key(obj, id, CustomerCreated), Event{Time: t, rank: rank, Actor: Customer, Action: CustomerCreated, Subject: id,
 			Summary: joinNonEmpty(" · ", "Customer created", who)})
 
 	case "invoice":
@@ -240,7 +240,7 @@ func (b *builder) finishRefunds() {
 		if c := x.t.Compare(y.t); c != 0 {
 			return c
 		}
-		return strings.Compare(x.seen.w.ID, y.seen.w.ID)
+		return strings.Compare(b.witID(&x.seen.w), b.witID(&y.seen.w))
 	})
 	for k := range b.weak {
 		w := &b.weak[k]
@@ -257,12 +257,12 @@ func (b *builder) finishRefunds() {
 		}
 		best := cands[0]
 		for _, i := range cands[1:] {
-			e, be := b.events.at(i), b.events.at(best)
+			et, bt := b.events.at(i).time(), b.events.at(best).time()
 			if w.t.IsZero() {
-				if e.Time.After(be.Time) {
+				if et.After(bt) {
 					best = i
 				}
-			} else if absDur(e.Time.Sub(w.t)) < absDur(be.Time.Sub(w.t)) {
+			} else if absDur(et.Sub(w.t)) < absDur(bt.Sub(w.t)) {
 				best = i
 			}
 		}
@@ -290,7 +290,7 @@ func first(ps ...*int64) *int64 {
 // piEvent is a Stripe event of a payment intent.
 type piEvent struct {
 	event int
-	pi    string
+	pi    text
 }
 
 // piEvent notes that event i is about payment intent pi.
@@ -298,13 +298,13 @@ func (b *builder) piEvent(i int, pi string) {
 	if pi == "" {
 		return
 	}
-	if ref := b.events.at(i).Booking; ref != "" {
+	if ref := b.events.at(i).booking; ref != 0 {
 		if _, ok := b.piBooking[pi]; !ok {
-			b.piBooking[pi] = ref
+			b.piBooking[b.arena.get(b.arena.add(pi))] = ref
 		}
 		return
 	}
-	b.noBooking = append(b.noBooking, piEvent{i, pi})
+	b.noBooking = append(b.noBooking, piEvent{i, b.arena.add(pi)})
 }
 
 // finishStripeBookings gives the Stripe events that name no booking (a
@@ -312,11 +312,12 @@ func (b *builder) piEvent(i int, pi string) {
 func (b *builder) finishStripeBookings() {
 	for _, p := range b.noBooking {
 		e := b.events.at(p.event)
-		if e.Booking == "" {
-			e.Booking = b.piBooking[p.pi]
+		pi := b.arena.get(p.pi)
+		if e.booking == 0 {
+			e.booking = b.piBooking[pi]
 		}
-		if e.Booking != "" && (e.Subject == "" || e.Subject == p.pi) {
-			e.Subject = e.Booking
+		if e.booking != 0 && (e.subject == 0 || b.arena.get(e.subject) == pi) {
+			e.subject = e.booking
 		}
 	}
 	b.noBooking = nil

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +25,8 @@ func benchCase(ctx context.Context, s *evidence.Store) Case {
 	return c
 }
 
-// phaseBar logs when each sheet's phase starts and ends.
+// phaseBar logs when each sheet's phase starts and ends, and the heap
+// live at its end.
 type phaseBar struct {
 	b         *testing.B
 	name      string
@@ -32,7 +35,23 @@ type phaseBar struct {
 
 func (phaseBar) Add(int64) {}
 func (p phaseBar) Done() {
-	p.b.Logf("%s: %.1f s → %.1f s", p.name, p.at.Sub(p.start).Seconds(), time.Since(p.start).Seconds())
+	// SALVAGE_BENCH_HEAP=dir writes a heap profile of what is live at
+	// the end of each phase (after a collection) to dir.
+	if dir := os.Getenv("SALVAGE_BENCH_HEAP"); dir != "" {
+		runtime.GC()
+		f, err := os.Create(filepath.Join(dir, strings.ReplaceAll(p.name, " ", "")+".heap"))
+		if err == nil {
+			err = pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+		if err != nil {
+			p.b.Error(err)
+		}
+	}
+	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(live)
+	p.b.Logf("%s: %.1f s → %.1f s, heap live after the last collection %d MB", p.name, p.at.Sub(p.start).Seconds(),
+		time.Since(p.start).Seconds(), live[0].Value.Uint64()>>20)
 }
 
 // BenchmarkWorkbook250k writes the review workbook of 250,000 bookings

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/salvagehq/salvage/timeline"
 )
@@ -84,8 +85,8 @@ func (w *writer) timelineSheet(ctx context.Context, b TimelineBuilder) error {
 
 // bookingIndex finds the booking that uses a record: the used records,
 // sorted by id, as the first pass found them. The timeline builder keeps
-// it while it reads the records; the writer lets go of it once the
-// Evidence sheet is written.
+// it until the Timeline sheet is written; the writer lets go of it once
+// the Evidence sheet is.
 type bookingIndex struct {
 	used []used
 	ids  []byte
@@ -101,14 +102,20 @@ func (x *bookingIndex) find(id string) (int, bool) {
 	return slices.BinarySearchFunc(x.used, id, func(u used, id string) int { return compareID(x.ids[u.off:u.end], id) })
 }
 
-// lookup is the reference of the booking that uses record id.
-func (x *bookingIndex) lookup(id string) (string, bool) {
-	j, ok := x.find(id)
-	if !ok {
-		return "", false
-	}
-	return x.refs[x.used[j].booking], true
+// Find, ID and Booking make the index the timeline's timeline.Known: the
+// timeline keeps a used record's number instead of a copy of its id.
+
+// Find is the number of used record id.
+func (x *bookingIndex) Find(id string) (int, bool) { return x.find(id) }
+
+// ID is the id of used record j, sharing the index's memory.
+func (x *bookingIndex) ID(j int) string {
+	u := x.used[j]
+	return unsafe.String(&x.ids[u.off], int(u.end-u.off))
 }
+
+// Booking is the reference of the booking that uses record j.
+func (x *bookingIndex) Booking(j int) string { return x.refs[x.used[j].booking] }
 
 // has says whether a booking uses record id.
 func (x *bookingIndex) has(id string) bool {

@@ -99,9 +99,10 @@ type Case struct {
 	Dispositions map[string]evidence.Disposition
 	// Timeline starts the timeline of the Timeline sheet (nil writes no
 	// such sheet): every record Records yields is added to it, and once
-	// the Evidence sheet is written its rows are written. bookingOf says
-	// which booking holds a record (the workbook knows it already).
-	Timeline func(bookingOf func(recordID string) (ref string, ok bool)) (TimelineBuilder, error)
+	// the Evidence sheet is written its rows are written. known is the
+	// records the bookings use and the booking that holds each (the
+	// workbook knows them already), kept until the rows are written.
+	Timeline func(known timeline.Known) (TimelineBuilder, error)
 }
 
 // FromStore is the part of a workbook's input that comes straight from a
@@ -124,9 +125,9 @@ func FromStore(ctx context.Context, s *evidence.Store) Case {
 			return s.Records(ctx, evidence.Query{AllVersions: true, WithRaw: true, Lean: true, Readable: true, RawOf: rawOf})
 		},
 		Describe: describe.Text,
-		Timeline: func(bookingOf func(string) (string, bool)) (TimelineBuilder, error) {
+		Timeline: func(known timeline.Known) (TimelineBuilder, error) {
 			// Records yields every version of an id together.
-			opts, err := timeline.StoreOptions(ctx, s, timeline.Options{BookingOf: bookingOf, GroupedByID: true})
+			opts, err := timeline.StoreOptions(ctx, s, timeline.Options{Known: known, GroupedByID: true})
 			if err != nil {
 				return nil, err
 			}
@@ -142,9 +143,9 @@ type TimelineBuilder interface {
 	Rows() iter.Seq[timeline.Row]
 }
 
+// storeTimeline gives the rows straight from the builder: the events are
+// never all Events at once.
 type storeTimeline struct{ *timeline.Builder }
-
-func (t storeTimeline) Rows() iter.Seq[timeline.Row] { return t.Timeline().Rows() }
 
 // Summary is what the Summary sheet says besides the counts it takes from
 // the bookings.
@@ -303,7 +304,7 @@ func Write(ctx context.Context, w io.Writer, c Case, opt Options) (Stats, error)
 	var tl TimelineBuilder
 	if c.Timeline != nil {
 		var err error
-		if tl, err = c.Timeline(wr.index().lookup); err != nil {
+		if tl, err = c.Timeline(wr.index()); err != nil {
 			return Stats{}, fmt.Errorf("timeline: %w", err)
 		}
 	}

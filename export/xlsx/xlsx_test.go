@@ -165,11 +165,17 @@ func TestWorkbookLayout(t *testing.T) {
 			Action: "calendar.created", Booking: "ACH-1002", Summary: "=cmd|' /C calc'!A0", Evidence: []string{"ics:abc"}},
 		{Type: "event", Source: "mail", Booking: "ACH-7777", Summary: "a booking salvage did not rebuild"},
 	}}
-	c.Timeline = func(bookingOf func(string) (string, bool)) (TimelineBuilder, error) {
-		// The workbook says which booking holds a record.
+	c.Timeline = func(known timeline.Known) (TimelineBuilder, error) {
+		// The workbook says which booking holds a record, and gives its
+		// id back from its number.
 		for id, want := range map[string]string{"ics:abc": "ACH-1002", "stripe:pi_1": "ACH-1001", "mail:<9@x>": ""} {
-			if ref, ok := bookingOf(id); ref != want || ok != (want != "") {
-				t.Errorf("bookingOf(%s) = %q, %v; want %q", id, ref, ok, want)
+			j, ok := known.Find(id)
+			if ok != (want != "") {
+				t.Errorf("Find(%s) = %v, want %v", id, ok, !ok)
+				continue
+			}
+			if ok && (known.Booking(j) != want || known.ID(j) != id) {
+				t.Errorf("Find(%s) = %d: Booking %q, ID %q; want %q, %q", id, j, known.Booking(j), known.ID(j), want, id)
 			}
 		}
 		return tl, nil
