@@ -177,7 +177,7 @@ type builder struct {
 	// mails are the mail events whose direction is decided at the end,
 	// when the business's domains are known; domains counts the messages
 	// each domain takes part in.
-	mails   []mailPending
+	mails   chunked[mailPending]
 	domains map[string]int
 	// findings and prompts are the transcript records the markers need.
 	findings []evidence.Record
@@ -397,7 +397,7 @@ func (b *builder) keyed(key mergeKey, r *evidence.Record, e Event) int {
 func (b *builder) release() {
 	b.keys, b.refunds, b.cal, b.piBooking, b.noBooking, b.refs, b.viaOf = nil, nil, nil, nil, nil, nil, nil
 	b.found.id = ""
-	b.mails, b.domains, b.findings, b.prompts = nil, nil, nil, nil
+	b.domains, b.findings, b.prompts = nil, nil, nil
 	b.opts.BookingOf, b.opts.Bookings, b.opts.Sightings = nil, nil, nil
 }
 
@@ -443,7 +443,7 @@ func (b *builder) settle() (*Timeline, []int32) {
 	// Events are redacted as they are given out (eventAt).
 	for i := range b.events.n {
 		e := b.events.at(i)
-		b.secrets.AddFound(b.arena.get(e.summary))
+		b.secrets.AddFound(b.summary(i, e))
 		b.secrets.AddFound(b.arena.get(e.subject))
 	}
 	for _, a := range b.agent {
@@ -498,7 +498,7 @@ func (b *builder) eventAt(t *Timeline, i int32, ws []Witness) Event {
 	e := Event{Time: c.time(), Actor: Actor(b.atoms.name(c.actor)), Action: Action(b.atoms.name(c.action)),
 		Source: evidence.Source(b.atoms.name(c.source)),
 		// One line of valid UTF-8 each, whatever the evidence held.
-		Summary: oneLine(t.secrets.Redact(b.arena.get(c.summary))),
+		Summary: oneLine(t.secrets.Redact(b.summary(int(i), c))),
 		Subject: oneLine(t.secrets.Redact(b.arena.get(c.subject))),
 		Booking: oneLine(b.arena.get(c.booking)),
 		rank:    c.rank}

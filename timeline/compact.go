@@ -135,6 +135,9 @@ type event struct {
 	// extra: it has an agent step, a detail or a severity, kept in
 	// builder.extras (most events have none).
 	extra bool
+	// mail: it is an email's, and its summary is made from
+	// builder.mails when needed.
+	mail bool
 }
 
 // extra is what few events have.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"maps"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/salvagehq/salvage/evidence"
@@ -20,6 +21,7 @@ type mailPending struct {
 	to       text // the addresses, joined by ","
 	subject  text
 	sentFlag bool // the mailbox filed it as sent (Gmail's "Sent" label, a Sent folder)
+	sent     bool // decided in finishMail
 }
 
 // mail reads one email. Its action is the booking status it carries
@@ -64,7 +66,7 @@ func (b *builder) mail(r *evidence.Record) {
 		b.domains[d]++
 	}
 	p.event = int32(b.push(r, Event{Time: r.OccurredAt, Action: MailReceived}))
-	b.mails = append(b.mails, p)
+	b.mails.add(p)
 }
 
 func domainOf(addr string) string {
@@ -134,7 +136,8 @@ func (b *builder) finishMail() {
 	own := b.ownDomains()
 	isOwn := func(addr string) bool { return slices.Contains(own, domainOf(addr)) }
 	var to []string
-	for _, p := range b.mails {
+	for k := range b.mails.n {
+		p := b.mails.at(k)
 		e := b.events.at(int(p.event))
 		from := b.arena.get(p.from)
 		to = to[:0]
@@ -145,6 +148,7 @@ func (b *builder) finishMail() {
 		fromOwn := isOwn(from)
 		toOwn := slices.ContainsFunc(to, isOwn)
 		sent := fromOwn || p.sentFlag || !toOwn && len(own) > 0
+		p.sent = sent
 		actor := Customer
 		switch {
 		case fromOwn || p.sentFlag:
@@ -156,24 +160,13 @@ func (b *builder) finishMail() {
 		if sent {
 			action = MailSent
 		}
-		direction := "Mail from " + orDash(from)
-		if sent {
-			direction = "Mail to " + orDash(strings.Join(to, ", "))
-		}
-		what := ""
 		if a, ok := statusAction(status); ok {
 			action = a
-			what = "booking " + string(status)
-			if status == evidence.Paid || status == evidence.Refunded {
-				what = "payment " + string(status)
-			}
 		}
 		e.actor, e.action = b.atoms.id(string(actor)), b.atoms.id(string(action))
-		subject := ""
-		if s := b.arena.get(p.subject); s != "" {
-			subject = "“" + clip(oneLine(s), 120) + "”"
-		}
-		e.summary = b.arena.add(joinNonEmpty(" · ", direction, subject, what))
+		// Its summary is made each time it is needed (mailSummary):
+		// half a million of them are not kept.
+		e.mail, e.summary = true, 0
 		if e.subject == 0 {
 			// No booking: the subject is the other party.
 			other := from
@@ -187,5 +180,37 @@ func (b *builder) finishMail() {
 			}
 		}
 	}
-	b.mails = nil
+}
+
+// mailSummary says what mail p is, once finishMail has decided its
+// direction: from whom or to whom, its subject, the booking status it
+// carries.
+func (b *builder) mailSummary(p *mailPending) string {
+	direction := "Mail from " + orDash(b.arena.get(p.from))
+	if p.sent {
+		direction = "Mail to " + orDash(strings.ReplaceAll(b.arena.get(p.to), ",", ", "))
+	}
+	what := ""
+	status := evidence.Status(b.atoms.name(p.status))
+	if _, ok := statusAction(status); ok {
+		what = "booking " + string(status)
+		if status == evidence.Paid || status == evidence.Refunded {
+			what = "payment " + string(status)
+		}
+	}
+	subject := ""
+	if s := b.arena.get(p.subject); s != "" {
+		subject = "“" + clip(oneLine(s), 120) + "”"
+	}
+	return joinNonEmpty(" · ", direction, subject, what)
+}
+
+// summary is what event i, e, says.
+func (b *builder) summary(i int, e *event) string {
+	if !e.mail {
+		return b.arena.get(e.summary)
+	}
+	// Mail events are pushed in the order of b.mails.
+	k := sort.Search(b.mails.n, func(k int) bool { return int(b.mails.at(k).event) >= i })
+	return b.mailSummary(b.mails.at(k))
 }
