@@ -80,11 +80,12 @@ func (p *packWriter) close() error {
 	return err
 }
 
-// packReader reads raw bytes back, keeping pack files open.
+// packReader reads raw bytes back, keeping pack files open (and, where it
+// can, mapped: see packFile).
 type packReader struct {
 	dir   string
 	mu    sync.Mutex
-	files map[string]*os.File
+	files map[string]*packFile
 }
 
 // errRawMissing means a row's bytes are not in its pack (the file is gone
@@ -95,11 +96,13 @@ func (r *packReader) read(pack string, off, n int64) ([]byte, error) {
 	if n == 0 {
 		return []byte{}, nil
 	}
+	if off < 0 || n < 0 { // not a place in a file, nor in a map of one
+		return nil, fmt.Errorf("%w: pack %s has no %d bytes at %d", errRawMissing, pack, n, off)
+	}
 	r.mu.Lock()
-	f, ok := r.files[pack]
+	p, ok := r.files[pack]
 	if !ok {
-		var err error
-		f, err = os.Open(filepath.Join(r.dir, filepath.Base(pack)))
+		f, err := os.Open(filepath.Join(r.dir, filepath.Base(pack)))
 		if errors.Is(err, fs.ErrNotExist) {
 			r.mu.Unlock()
 			return nil, fmt.Errorf("%w: pack %s does not exist", errRawMissing, pack)
@@ -108,11 +111,13 @@ func (r *packReader) read(pack string, off, n int64) ([]byte, error) {
 			r.mu.Unlock()
 			return nil, err
 		}
-		r.files[pack] = f
+		p = &packFile{f: f}
+		r.files[pack] = p
 	}
 	r.mu.Unlock()
 	b := newRaw(int(n))
-	if _, err := f.ReadAt(b, off); err != nil {
+	if err := p.readAt(b, off); err != nil {
+		ReleaseRaw(b)
 		return nil, fmt.Errorf("%w: pack %s has no %d bytes at %d (%v)", errRawMissing, pack, n, off, err)
 	}
 	return b, nil
@@ -121,8 +126,8 @@ func (r *packReader) read(pack string, off, n int64) ([]byte, error) {
 func (r *packReader) close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, f := range r.files {
-		f.Close()
+	for _, p := range r.files {
+		p.close()
 	}
 	clear(r.files)
 }

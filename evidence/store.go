@@ -121,7 +121,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	// connection keeps prepared statements and the WAL snapshot simple.
 	db.SetMaxOpenConns(1)
 	s := &Store{dir: abs, db: db, config: cfg, now: opts.Now, log: opts.Log, Warnings: warnings,
-		raw: &packReader{dir: filepath.Join(abs, rawDir), files: map[string]*os.File{}}}
+		raw: &packReader{dir: filepath.Join(abs, rawDir), files: map[string]*packFile{}}}
 	if s.now == nil {
 		s.now = time.Now
 	}
