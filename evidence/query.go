@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	gojson "github.com/goccy/go-json"
 )
 
 // Stats counts what a case holds, by source.
@@ -260,8 +258,8 @@ func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, q Quer
 	newBatch := func() *recordBatch {
 		select {
 		case b := <-free:
-			// Nothing decoded refers to the facts bytes (go-json copies
-			// its input, and its strings out of the copy).
+			// Nothing decoded refers to the facts bytes (decodeFacts,
+			// and go-json, copy the strings out of them).
 			clear(b.recs)
 			*b = recordBatch{recs: b.recs[:0], end: b.end[:0], raw: b.raw[:0], facts: b.facts[:0], done: make(chan struct{})}
 			return b
@@ -341,7 +339,7 @@ func (b *recordBatch) decode(s *Store, q *Query) {
 		r := &b.recs[k]
 		facts := b.facts[from:b.end[k]]
 		from = b.end[k]
-		if err := gojson.Unmarshal(facts, &r.Facts); err != nil {
+		if err := decodeFacts(facts, &r.Facts); err != nil {
 			b.recs, b.err = b.recs[:k], fmt.Errorf("record %s v%d: facts: %w", r.ID, r.Version, err)
 			return
 		}
