@@ -8,6 +8,12 @@ import gojson "github.com/goccy/go-json"
 // DecodeFacts is decodeFacts.
 var DecodeFacts = decodeFacts
 
+// CommonStrings gives DecodeFactsIn the strings records share.
+type CommonStrings = commonStrings
+
+// DecodeFactsIn is decodeFactsIn.
+var DecodeFactsIn = decodeFactsIn
+
 // DecodesItself reports whether decodeFacts reads b without gojson, and
 // sets f to what it reads.
 func DecodesItself(b []byte, f *Facts) bool {

@@ -18,9 +18,14 @@ import (
 // duplicate, a number that is not a plain integer, invalid UTF-8, a
 // syntax error) to gojson.Unmarshal, whose result and error are then
 // decodeFacts'. The strings are f's own, not parts of b.
-func decodeFacts(b []byte, f *Facts) error {
+func decodeFacts(b []byte, f *Facts) error { return decodeFactsIn(b, f, nil) }
+
+// decodeFactsIn is decodeFacts with the strings many records share (see
+// factsDecoder.common) taken from common: the attributes of a thousand
+// records have the same keys, and many the same values.
+func decodeFactsIn(b []byte, f *Facts, common *commonStrings) error {
 	*f = Facts{}
-	d := factsDecoder{b: b}
+	d := factsDecoder{b: b, shared: common}
 	if d.facts(f) {
 		return nil
 	}
@@ -32,8 +37,9 @@ func decodeFacts(b []byte, f *Facts) error {
 // report false for anything but the stored form, and leave f then half
 // set: decodeFacts starts again with gojson.
 type factsDecoder struct {
-	b []byte
-	i int
+	b      []byte
+	i      int
+	shared *commonStrings // or nil
 }
 
 // The bits of the keys a Facts object has had, to find a duplicate.
@@ -99,7 +105,7 @@ func (d *factsDecoder) facts(f *Facts) bool {
 				f.AllDay, ok = d.bool()
 			case "zone":
 				bit = keyZone
-				f.Zone, ok = d.str()
+				f.Zone, ok = d.common()
 			case "amount_minor":
 				bit = keyAmount
 				amounts[0], ok = d.int()
@@ -111,11 +117,11 @@ func (d *factsDecoder) facts(f *Facts) bool {
 				amounts[2], ok = d.int()
 			case "currency":
 				bit = keyCurrency
-				f.Currency, ok = d.str()
+				f.Currency, ok = d.common()
 			case "status":
 				bit = keyStatus
 				var s string
-				s, ok = d.str()
+				s, ok = d.common()
 				f.Status = Status(s)
 			case "links":
 				bit = keyLinks
@@ -237,7 +243,15 @@ func plainEnd(b []byte, j int) int {
 }
 
 // str reads a string.
-func (d *factsDecoder) str() (string, bool) {
+func (d *factsDecoder) str() (string, bool) { return d.quoted(false) }
+
+// common reads a string that many records share (an attribute's key or
+// value, a link's relation, a status, a currency, a zone): with
+// commonStrings, one string for them all instead of one each.
+func (d *factsDecoder) common() (string, bool) { return d.quoted(d.shared != nil) }
+
+// quoted reads a string, from the shared strings if common.
+func (d *factsDecoder) quoted(common bool) (string, bool) {
 	if !d.eat('"') {
 		return "", false
 	}
@@ -246,19 +260,22 @@ func (d *factsDecoder) str() (string, bool) {
 		return "", false
 	}
 	if d.b[j] != '"' {
-		return d.strRest(j)
+		return d.strRest(j, common)
 	}
 	lit := d.b[d.i:j]
 	d.i = j + 1
+	if common {
+		return d.shared.get(lit), true
+	}
 	return string(lit), true
 }
 
-// strRest reads the rest of the string str read up to j, which holds an
-// escape, a byte of another UTF-8 sequence than ASCII, or a control byte.
-// Escapes are decoded as gojson decodes them: a \u escape of a surrogate
-// is U+FFFD unless it is the first of a pair. Invalid UTF-8, which gojson
-// replaces byte by byte, is left to it.
-func (d *factsDecoder) strRest(j int) (string, bool) {
+// strRest reads the rest of the string quoted read up to j, which holds
+// an escape, a byte of another UTF-8 sequence than ASCII, or a control
+// byte. Escapes are decoded as gojson decodes them: a \u escape of a
+// surrogate is U+FFFD unless it is the first of a pair. Invalid UTF-8,
+// which gojson replaces byte by byte, is left to it.
+func (d *factsDecoder) strRest(j int, common bool) (string, bool) {
 	var scratch [128]byte
 	var out []byte // what is decoded, once an escape is met
 	b, start, from := d.b, d.i, d.i
@@ -278,6 +295,9 @@ func (d *factsDecoder) strRest(j int) (string, bool) {
 			s := b[start:j]
 			if out != nil {
 				s = append(out, b[from:j]...)
+			}
+			if common {
+				return d.shared.get(s), true
 			}
 			return string(s), true
 		case c == '\\':
@@ -455,7 +475,7 @@ func (d *factsDecoder) link() (Link, bool) {
 				return l, false
 			}
 			rel = true
-			l.Rel, ok = d.str()
+			l.Rel, ok = d.common()
 		case "id":
 			if id {
 				return l, false
@@ -490,11 +510,11 @@ func (d *factsDecoder) attrs() (map[string]string, bool) {
 	n := 0
 	var m map[string]string
 	for {
-		k, ok := d.str()
+		k, ok := d.common()
 		if !ok || !d.eat(':') {
 			return nil, false
 		}
-		v, ok := d.str()
+		v, ok := d.common()
 		if !ok {
 			return nil, false
 		}
@@ -526,4 +546,33 @@ func (d *factsDecoder) attrs() (map[string]string, bool) {
 		}
 	}
 	return m, true
+}
+
+// commonStrings gives one string for each of the values many records
+// share, as interner does, but by a table: a look-up is a few
+// nanoseconds, not a map's, and a value that takes another's slot costs
+// a string, no more.
+type commonStrings [256]string
+
+func (c *commonStrings) get(b []byte) string {
+	slot := &c[commonHash(b)]
+	if *slot != string(b) {
+		*slot = string(b)
+	}
+	return *slot
+}
+
+// commonHash is a hash of b's length and first and last eight bytes, to
+// 8 bits.
+func commonHash(b []byte) uint8 {
+	var lo, hi uint64
+	if len(b) >= 8 {
+		lo, hi = binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[len(b)-8:])
+	} else {
+		for i, c := range b {
+			lo |= uint64(c) << (8 * i)
+		}
+	}
+	h := (lo ^ hi*0x9e3779b97f4a7c15 ^ uint64(len(b))) * 0xbf58476d1ce4e5b9
+	return uint8(h >> 56)
 }

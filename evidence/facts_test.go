@@ -30,9 +30,9 @@ func gojsonFacts(b []byte) (evidence.Facts, error) {
 	return f, err
 }
 
-// checkDecode checks that decodeFacts gives for b what gojson gives
-// (facts, or an error), and that what it reads itself, gojson reads
-// alike.
+// checkDecode checks that decodeFacts and decodeFactsIn give for b what
+// gojson gives (facts, or an error), and that what they read themselves,
+// gojson reads alike.
 func checkDecode(t *testing.T, b []byte) evidence.Facts {
 	t.Helper()
 	want, wantErr := gojsonFacts(b)
@@ -43,6 +43,14 @@ func checkDecode(t *testing.T, b []byte) evidence.Facts {
 	}
 	if err == nil && !reflect.DeepEqual(got, want) {
 		t.Fatalf("%q:\ndecodeFacts %#v\ngojson      %#v", b, got, want)
+	}
+	var in evidence.CommonStrings
+	for range 2 { // the second time, with the strings interned the first
+		var interned evidence.Facts
+		err := evidence.DecodeFactsIn(b, &interned, &in)
+		if (err != nil) != (wantErr != nil) || err == nil && !reflect.DeepEqual(interned, want) {
+			t.Fatalf("%q: decodeFactsIn %#v, %v\ngojson       %#v, %v", b, interned, err, want, wantErr)
+		}
 	}
 	var fast evidence.Facts
 	if evidence.DecodesItself(b, &fast) {
@@ -304,8 +312,8 @@ func factsOf(s1, s2 string, n, ns int64) evidence.Facts {
 
 // BenchmarkDecodeFacts decodes the committed scenario's facts, one a
 // loop: Stripe objects' (links and attrs), e-mails' (from, to,
-// subject, …) and calendar events' (start and end), by gojson and by
-// decodeFacts.
+// subject, …) and calendar events' (start and end), by gojson, by
+// decodeFacts, and by decodeFactsIn as the store reads a batch.
 func BenchmarkDecodeFacts(b *testing.B) {
 	_, stored := storedScenarioFacts(b)
 	b.Run("gojson", func(b *testing.B) {
@@ -323,6 +331,19 @@ func BenchmarkDecodeFacts(b *testing.B) {
 		var f evidence.Facts
 		for i := 0; b.Loop(); i++ {
 			if err := evidence.DecodeFacts(stored[i%len(stored)], &f); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decodeFactsIn", func(b *testing.B) { // as the store decodes a batch
+		b.ReportAllocs()
+		var f evidence.Facts
+		var in evidence.CommonStrings
+		for i := 0; b.Loop(); i++ {
+			if i%256 == 0 {
+				in = evidence.CommonStrings{}
+			}
+			if err := evidence.DecodeFactsIn(stored[i%len(stored)], &f, &in); err != nil {
 				b.Fatal(err)
 			}
 		}

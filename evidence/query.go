@@ -334,12 +334,13 @@ func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, q Quer
 
 // decode fills in the batch's facts and raw bytes as q asks.
 func (b *recordBatch) decode(s *Store, q *Query) {
+	var common commonStrings // of the batch's records
 	from := 0
 	for k := range b.recs {
 		r := &b.recs[k]
 		facts := b.facts[from:b.end[k]]
 		from = b.end[k]
-		if err := decodeFacts(facts, &r.Facts); err != nil {
+		if err := decodeFactsIn(facts, &r.Facts, &common); err != nil {
 			b.recs, b.err = b.recs[:k], fmt.Errorf("record %s v%d: facts: %w", r.ID, r.Version, err)
 			return
 		}
