@@ -56,12 +56,12 @@ type Options struct {
 
 // Known finds the records a caller keeps (the review workbook's index of
 // the records its bookings use): Find gives a record's number, if the
-// caller has it; ID gives its id back and Booking the reference of the
-// booking that holds it.
+// caller has it; ID gives its id back; Booking the booking that holds it:
+// its number (0, 1, 2, … for the caller's bookings) and reference.
 type Known interface {
 	Find(id string) (int, bool)
 	ID(i int) string
-	Booking(i int) string
+	Booking(i int) (n int, ref string)
 }
 
 // VersionKey names one version of a record.
@@ -152,12 +152,14 @@ type builder struct {
 	viaOf    map[string]uint32
 	lastID   text
 	extras   map[int32]extra
-	// found is the last record looked up in opts.Known.
+	// found is the last record looked up in opts.Known; bookings the
+	// references of its bookings, by number.
 	found struct {
 		id string
 		i  int
 		ok bool
 	}
+	bookings []text
 	// keys finds the event a Stripe witness joins.
 	keys map[mergeKey]int32
 	// refunds are the refund events by charge id; weak the refunds a
@@ -241,7 +243,7 @@ type seen struct {
 }
 
 func (b *builder) seen(r *evidence.Record) seen {
-	s := seen{w: b.witness(r), source: b.atoms.id(string(r.Source)), booking: b.ref(b.booking(r))}
+	s := seen{w: b.witness(r), source: b.atoms.id(string(r.Source)), booking: b.bookingText(r)}
 	if b.opts.Details {
 		s.detail = b.detail(r)
 	}
@@ -279,11 +281,28 @@ func (b *builder) witness(r *evidence.Record) wit {
 	return w
 }
 
+// bookingText is b.booking(r) in the arena.
+func (b *builder) bookingText(r *evidence.Record) text {
+	if i, ok := b.known(r); ok {
+		// Known bookings by number: no lookup by reference.
+		n, ref := b.opts.Known.Booking(i)
+		if n >= len(b.bookings) {
+			b.bookings = append(b.bookings, make([]text, n+1-len(b.bookings))...)
+		}
+		if b.bookings[n] == 0 {
+			b.bookings[n] = b.ref(ref)
+		}
+		return b.bookings[n]
+	}
+	return b.ref(b.booking(r))
+}
+
 // booking is the reference of the booking r belongs to.
 func (b *builder) booking(r *evidence.Record) string {
 	if b.opts.Known != nil {
 		if i, ok := b.known(r); ok {
-			return b.opts.Known.Booking(i)
+			_, ref := b.opts.Known.Booking(i)
+			return ref
 		}
 	} else if b.opts.BookingOf != nil {
 		if ref, ok := b.opts.BookingOf(r.ID); ok {
@@ -396,7 +415,7 @@ func (b *builder) keyed(key mergeKey, r *evidence.Record, e Event) int {
 // is left.
 func (b *builder) release() {
 	b.keys, b.refunds, b.cal, b.piBooking, b.noBooking, b.refs, b.viaOf = nil, nil, nil, nil, nil, nil, nil
-	b.found.id = ""
+	b.found.id, b.bookings = "", nil
 	b.domains, b.findings, b.prompts = nil, nil, nil
 	b.opts.BookingOf, b.opts.Bookings, b.opts.Sightings = nil, nil, nil
 }

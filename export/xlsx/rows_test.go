@@ -12,6 +12,7 @@ import (
 	"iter"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -275,6 +276,46 @@ func TestDecodeAll(t *testing.T) {
 	for range decodeAll(ctx, items(n), func(_, v int) (int, error) { return v, nil }) {
 		if seen++; seen == rowBatch+7 {
 			break
+		}
+	}
+}
+
+// TestIndexFind checks the index's Find, which looks after the last id
+// found first, against a binary search of it all, asked in order, in
+// reverse and at random, for ids it has and ids between them.
+func TestIndexFind(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var ids []string
+	for i := range 3000 {
+		ids = append(ids, fmt.Sprintf("rec:%05d", i*3+rng.IntN(3)))
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	x := &bookingIndex{}
+	for i, id := range ids {
+		off := uint32(len(x.ids))
+		x.ids = append(x.ids, id...)
+		x.used = append(x.used, used{off: off, end: uint32(len(x.ids)), booking: int32(i / 7)})
+	}
+	var asks []string
+	for i := range 9100 {
+		asks = append(asks, fmt.Sprintf("rec:%05d", i))
+	}
+	asks = append(asks, "a", "z", "")
+	reversed := slices.Clone(asks)
+	slices.Reverse(reversed)
+	shuffled := slices.Clone(asks)
+	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	for _, order := range [][]string{asks, reversed, shuffled} {
+		for _, id := range order {
+			j, ok := x.Find(id)
+			wj, wok := x.find(id)
+			if ok != wok || ok && j != wj {
+				t.Fatalf("Find(%q) = %d, %v; want %d, %v", id, j, ok, wj, wok)
+			}
+			if ok && x.ID(j) != id {
+				t.Fatalf("ID(%d) = %q, want %q", j, x.ID(j), id)
+			}
 		}
 	}
 }

@@ -91,6 +91,7 @@ type bookingIndex struct {
 	used []used
 	ids  []byte
 	refs []string
+	next int // where Find found the last id
 }
 
 // index is the writer's booking index.
@@ -105,8 +106,32 @@ func (x *bookingIndex) find(id string) (int, bool) {
 // Find, ID and Booking make the index the timeline's timeline.Known: the
 // timeline keeps a used record's number instead of a copy of its id.
 
-// Find is the number of used record id.
-func (x *bookingIndex) Find(id string) (int, bool) { return x.find(id) }
+// Find is the number of used record id. The timeline asks in id order,
+// so it looks first just after the last one found (one goroutine only).
+func (x *bookingIndex) Find(id string) (int, bool) {
+	from := x.next
+	if from >= len(x.used) || compareID(x.idAt(from), id) > 0 {
+		from = 0 // before the last one found: search it all
+	}
+	// Steps of 1, 2, 4, … until past id, then a binary search of the last.
+	lo, step := from, 1
+	for lo+step < len(x.used) && compareID(x.idAt(lo+step), id) <= 0 {
+		lo += step
+		step *= 2
+	}
+	hi := min(lo+step+1, len(x.used))
+	j, ok := slices.BinarySearchFunc(x.used[lo:hi], id, func(u used, id string) int { return compareID(x.ids[u.off:u.end], id) })
+	j += lo
+	if ok {
+		x.next = j
+	}
+	return j, ok
+}
+
+func (x *bookingIndex) idAt(j int) []byte {
+	u := x.used[j]
+	return x.ids[u.off:u.end]
+}
 
 // ID is the id of used record j, sharing the index's memory.
 func (x *bookingIndex) ID(j int) string {
@@ -114,8 +139,11 @@ func (x *bookingIndex) ID(j int) string {
 	return unsafe.String(&x.ids[u.off], int(u.end-u.off))
 }
 
-// Booking is the reference of the booking that uses record j.
-func (x *bookingIndex) Booking(j int) string { return x.refs[x.used[j].booking] }
+// Booking is the number and reference of the booking that uses record j.
+func (x *bookingIndex) Booking(j int) (int, string) {
+	n := x.used[j].booking
+	return int(n), x.refs[n]
+}
 
 // has says whether a booking uses record id.
 func (x *bookingIndex) has(id string) bool {
