@@ -147,7 +147,7 @@ type builder struct {
 	wits     chunked[wit]
 	arena    textArena
 	atoms    atoms
-	refs     map[string]text // booking references, kept once
+	refs     textMap // booking references, kept once
 	viaLists [][]string
 	viaOf    map[string]uint32
 	lastID   text
@@ -161,14 +161,14 @@ type builder struct {
 	}
 	bookings []text
 	// keys finds the event a Stripe witness joins.
-	keys map[mergeKey]int32
+	keys textMap
 	// refunds are the refund events by charge id; weak the refunds a
 	// charge shows without saying which refund (joined at the end).
 	refunds map[string][]int
 	weak    []weakRefund
 	// piBooking is the booking of each payment intent whose events name
 	// one; noBooking the Stripe events, by payment intent, that name none.
-	piBooking map[string]text
+	piBooking textMap
 	noBooking []piEvent
 	// cal holds calendar versions by record id, diffed at the end; or,
 	// when the records come grouped by id, calVersions holds those of
@@ -197,8 +197,8 @@ type builder struct {
 func newBuilder(opts Options) *builder {
 	return &builder{
 		opts: opts, loc: opts.Config.Location(),
-		atoms: newAtoms(), refs: map[string]text{}, viaOf: map[string]uint32{}, extras: map[int32]extra{},
-		keys: map[mergeKey]int32{}, refunds: map[string][]int{}, cal: map[string][]calVersion{}, piBooking: map[string]text{},
+		atoms: newAtoms(), refs: newTextMap(), viaOf: map[string]uint32{}, extras: map[int32]extra{},
+		keys: newTextMap(), refunds: map[string][]int{}, cal: map[string][]calVersion{}, piBooking: newTextMap(),
 		domains: map[string]int{}, records: map[evidence.Source]int{},
 	}
 }
@@ -221,10 +221,19 @@ func (b *builder) add(r *evidence.Record) {
 
 // mergeKey names a happening several records may show: the state an
 // object reached ("the payment of pi_1 succeeded"). Its object and action
-// are atoms; id, once a key is kept, shares the arena's memory.
+// are atoms.
 type mergeKey struct {
 	id             string
 	object, action uint32
+}
+
+// tag is the object and action, as the keys map tells keys apart.
+func (k mergeKey) tag() uint64 { return uint64(k.object)<<32 | uint64(k.action) }
+
+// event is the event under key, if any.
+func (b *builder) event(key mergeKey) (int, bool) {
+	i, ok := b.keys.get(&b.arena, key.id, key.tag())
+	return int(i), ok
 }
 
 // key is the merge key of object id reaching action.
@@ -290,7 +299,7 @@ func (b *builder) bookingText(r *evidence.Record) text {
 			b.bookings = append(b.bookings, make([]text, n+1-len(b.bookings))...)
 		}
 		if b.bookings[n] == 0 {
-			b.bookings[n] = b.ref(ref)
+			b.bookings[n] = b.arena.add(ref)
 		}
 		return b.bookings[n]
 	}
@@ -400,13 +409,12 @@ func (b *builder) join(i int, s seen, t time.Time, rank int8, summary string) {
 
 // keyed adds e under key, or joins r to the event already under it.
 func (b *builder) keyed(key mergeKey, r *evidence.Record, e Event) int {
-	if i, ok := b.keys[key]; ok {
-		b.join(int(i), b.seen(r), e.Time, e.rank, e.Summary)
-		return int(i)
+	if i, ok := b.event(key); ok {
+		b.join(i, b.seen(r), e.Time, e.rank, e.Summary)
+		return i
 	}
 	i := b.push(r, e)
-	key.id = b.arena.get(b.arena.add(key.id))
-	b.keys[key] = int32(i)
+	b.keys.put(&b.arena, b.arena.add(key.id), key.tag(), uint64(i))
 	return i
 }
 
@@ -414,7 +422,8 @@ func (b *builder) keyed(key mergeKey, r *evidence.Record, e Event) int {
 // are made: the events, their witnesses and their strings are all that
 // is left.
 func (b *builder) release() {
-	b.keys, b.refunds, b.cal, b.piBooking, b.noBooking, b.refs, b.viaOf = nil, nil, nil, nil, nil, nil, nil
+	b.keys, b.piBooking, b.refs = textMap{}, textMap{}, textMap{}
+	b.refunds, b.cal, b.noBooking, b.viaOf = nil, nil, nil, nil
 	b.found.id, b.bookings = "", nil
 	b.domains, b.findings, b.prompts = nil, nil, nil
 	b.opts.BookingOf, b.opts.Bookings, b.opts.Sightings = nil, nil, nil

@@ -1,6 +1,7 @@
 package timeline
 
 import (
+	"hash/maphash"
 	"strings"
 	"time"
 	"unsafe"
@@ -202,11 +203,11 @@ func (b *builder) ref(s string) text {
 	if s == "" {
 		return 0
 	}
-	if t, ok := b.refs[s]; ok {
-		return t
+	if t, ok := b.refs.get(&b.arena, s, 0); ok {
+		return text(t)
 	}
 	t := b.arena.add(s)
-	b.refs[b.arena.get(t)] = t
+	b.refs.put(&b.arena, t, 0, uint64(t))
 	return t
 }
 
@@ -239,4 +240,46 @@ func slicesClone(list []string) []string {
 		out[i] = strings.Clone(s)
 	}
 	return out
+}
+
+// textMap maps a string (and a tag: the object and action of a merge
+// key) to a number without Go pointers: a map of hashes to chains of
+// entries whose keys are in the arena. The collector has nothing to scan
+// in half a million merge keys.
+type textMap struct {
+	seed  maphash.Seed
+	heads map[uint64]int32 // hash → 1 + the first entry of its chain
+	ents  chunked[textEntry]
+}
+
+type textEntry struct {
+	key  text
+	tag  uint64
+	val  uint64
+	next int32 // 1 + the next entry of the same hash; 0: none
+}
+
+func newTextMap() textMap { return textMap{seed: maphash.MakeSeed(), heads: map[uint64]int32{}} }
+
+func (m *textMap) hash(s string, tag uint64) uint64 {
+	return maphash.String(m.seed, s) ^ tag*0x9E3779B97F4A7C15
+}
+
+// get is the value of (s, tag).
+func (m *textMap) get(a *textArena, s string, tag uint64) (uint64, bool) {
+	for i := m.heads[m.hash(s, tag)]; i > 0; {
+		e := m.ents.at(int(i - 1))
+		if e.tag == tag && a.get(e.key) == s {
+			return e.val, true
+		}
+		i = e.next
+	}
+	return 0, false
+}
+
+// put sets the value of (s, tag), which the map does not have; key is s
+// in the arena.
+func (m *textMap) put(a *textArena, key text, tag uint64, val uint64) {
+	h := m.hash(a.get(key), tag)
+	m.heads[h] = int32(m.ents.add(textEntry{key: key, tag: tag, val: val, next: m.heads[h]})) + 1
 }

@@ -169,7 +169,7 @@ func (b *builder) stripe(r *evidence.Record) {
 			return
 		}
 		key := b.key(obj, id, PaymentRefunded)
-		_, known := b.keys[key]
+		_, known := b.event(key)
 		i := add(key, Event{Time: t, rank: rank, Actor: Staff, Action: PaymentRefunded, Subject: subject(),
 			Summary: sum("Refund", amount(f.RefundedMinor, f.Currency))})
 		if !known && charge != "" {
@@ -299,8 +299,8 @@ func (b *builder) piEvent(i int, pi string) {
 		return
 	}
 	if ref := b.events.at(i).booking; ref != 0 {
-		if _, ok := b.piBooking[pi]; !ok {
-			b.piBooking[b.arena.get(b.arena.add(pi))] = ref
+		if _, ok := b.piBooking.get(&b.arena, pi, 0); !ok {
+			b.piBooking.put(&b.arena, b.arena.add(pi), 0, uint64(ref))
 		}
 		return
 	}
@@ -314,7 +314,8 @@ func (b *builder) finishStripeBookings() {
 		e := b.events.at(p.event)
 		pi := b.arena.get(p.pi)
 		if e.booking == 0 {
-			e.booking = b.piBooking[pi]
+			ref, _ := b.piBooking.get(&b.arena, pi, 0)
+			e.booking = text(ref)
 		}
 		if e.booking != 0 && (e.subject == 0 || b.arena.get(e.subject) == pi) {
 			e.subject = e.booking
