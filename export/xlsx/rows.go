@@ -296,7 +296,8 @@ func appendXMLText(buf []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		b := s[i]
 		if b < utf8.RuneSelf {
-			if xmlPlain[b] {
+			// A '_' is only escaped before "x": snake_case runs on.
+			if xmlPlain[b] || b == '_' && (i+1 == len(s) || s[i+1] != 'x') {
 				i++
 				continue
 			}

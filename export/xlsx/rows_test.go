@@ -52,6 +52,8 @@ func TestAppendXMLText(t *testing.T) {
 		{"_x0041_ stays", "_x005F_x0041_ stays"},
 		{"re_3xpeQK3 _x12_ _xZZZZ_ _x00", "re_3xpeQK3 _x12_ _xZZZZ_ _x00"},
 		{"]]> end", "]]&gt; end"},
+		{"snake_case_key trailing_", "snake_case_key trailing_"},
+		{"__x0041_ and end _x0041_", "__x005F_x0041_ and end _x005F_x0041_"},
 	} {
 		if got := string(appendXMLText(nil, tc.in)); got != tc.want {
 			t.Errorf("appendXMLText(%q) = %q, want %q", tc.in, got, tc.want)
