@@ -303,3 +303,154 @@ func (g *corpusGen) secretText() string {
 		return "STRIPE_SECRET_KEY=sk_test_51" + g.word62(96) + "\n"
 	}
 }
+
+// BenchmarkFindSecretsStripeJSON reads Stripe objects as a review workbook
+// redacts them: compact JSON of about 2.7 KB each, payment intents, charges
+// and checkout sessions, with a client secret, emails and addresses, and a
+// key in the metadata now and then.
+func BenchmarkFindSecretsStripeJSON(b *testing.B) {
+	objs := stripeCorpus(1, 4000)
+	b.SetBytes(corpusBytes(objs))
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		n = 0
+		for _, o := range objs {
+			n += len(FindSecrets(o))
+		}
+	}
+	b.ReportMetric(float64(n), "secrets")
+}
+
+// stripeCorpus returns n Stripe objects as compact JSON, the same for the
+// same seed.
+func stripeCorpus(seed uint64, n int) []string {
+	g := corpusGen{r: rand.New(rand.NewPCG(seed, seed^0x57a1fe))}
+	out := make([]string, n)
+	for i := range out {
+		switch i % 3 {
+		case 0:
+			out[i] = g.paymentIntent()
+		case 1:
+			out[i] = g.charge()
+		default:
+			out[i] = g.checkoutSession()
+		}
+	}
+	return out
+}
+
+var (
+	firstNames = []string{"Niamh", "Tiago", "Joana", "Seán", "Marta", "Pedro", "Aoife", "Inês", "Ciarán", "Rui", "Siobhán", "João"}
+	lastNames  = []string{"O'Neill", "Silva", "Ferreira", "Murphy", "Costa", "Walsh", "Gonçalves", "Byrne", "Santos", "Kelly"}
+	streets    = []string{"Oliver Plunkett Street", "Rua Augusta", "Avenida da Liberdade", "Grafton Street", "Rua de Santa Catarina", "Shop Street"}
+	cities     = [][3]string{{"Cork", "IE", "T12 K8AF"}, {"Lisboa", "PT", "1100-053"}, {"Porto", "PT", "4000-447"}, {"Dublin", "IE", "D02 X285"}, {"Galway", "IE", "H91 E2W9"}, {"Faro", "PT", "8000-123"}}
+)
+
+// person returns a name, an email and a JSON address.
+func (g *corpusGen) person() (name, email, address string) {
+	first, last := g.pick(firstNames), g.pick(lastNames)
+	name = first + " " + last
+	email = strings.ToLower(strings.NewReplacer("'", "", "é", "e", "ã", "a", "ç", "c", "á", "a", "ê", "e").Replace(first+"."+last)) +
+		fmt.Sprint(1950+g.r.IntN(60)) + "@" + g.pick([]string{"example.com", "example.ie", "example.pt", "mail.example"})
+	c := cities[g.r.IntN(len(cities))]
+	address = fmt.Sprintf(`{"city":%s,"country":"%s","line1":"%s %d","line2":null,"postal_code":"%s","state":null}`,
+		jsonString(c[0]), c[1], g.pick(streets), 1+g.r.IntN(200), c[2])
+	return name, jsonString(email), address
+}
+
+var noteWords = strings.Fields(`customer asked for a child seat arriving late on the evening flight deposit held
+	on card please call on arrival returns at the airport desk extra driver added full to full fuel damage
+	checked at pickup small scratch on the rear bumper noted booster seat GPS unit upgrade to automatic
+	gearbox paid balance in cash receipt sent by email collection moved one day earlier keys left at reception`)
+
+// note returns a booking's note of a few sentences.
+func (g *corpusGen) note() string {
+	var b strings.Builder
+	for range 2 + g.r.IntN(2) {
+		for i := range 6 + g.r.IntN(10) {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(g.pick(noteWords))
+		}
+		b.WriteString(". ")
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// stripeMetadata is a booking's metadata, and once in a while a secret that
+// someone put there: a Stripe key, a restricted key, a URL with a password.
+func (g *corpusGen) stripeMetadata() string {
+	name, email, _ := g.person()
+	m := fmt.Sprintf(`{"booking_ref":"ACH-%s","vehicle":"%s-%02d-%s","pickup":"2026-%02d-%02dT10:00:00Z","channel":"%s","driver_name":%s,"driver_email":%s,"pickup_desk":"%s","flight":"%s%d","notes":%s`,
+		strings.ToUpper(g.word62(5)), strings.ToUpper(g.hex(2)), g.r.IntN(100), strings.ToUpper(g.hex(2)),
+		1+g.r.IntN(12), 1+g.r.IntN(28), g.pick([]string{"web", "phone", "partner", "desk"}), jsonString(name), email,
+		g.pick([]string{"Lisbon Airport T1", "Porto Airport", "Cork Airport", "Faro Airport", "Dublin City"}),
+		g.pick([]string{"TP", "FR", "EI", "U2"}), 100+g.r.IntN(9000), jsonString(g.note()))
+	switch g.r.IntN(40) {
+	case 0:
+		m += `,"stripe_key":"sk_live_51` + g.word62(96) + `"`
+	case 1:
+		m += `,"note":"reads with rk_test_` + g.word62(24) + `"`
+	case 2:
+		m += `,"sync_url":"postgres://sync:` + g.word62(20) + `@db.atlantico.internal/bookings"`
+	}
+	return m + "}"
+}
+
+func (g *corpusGen) stripeID(prefix string) string { return prefix + "_3R" + g.word62(22) }
+
+func (g *corpusGen) paymentIntent() string {
+	id := g.stripeID("pi")
+	name, email, address := g.person()
+	amount := 5000 + g.r.IntN(200000)
+	return `{"id":"` + id + `","object":"payment_intent","amount":` + fmt.Sprint(amount) +
+		`,"amount_capturable":0,"amount_details":{"tip":{}},"amount_received":` + fmt.Sprint(amount) +
+		`,"application":null,"application_fee_amount":null,"automatic_payment_methods":null,"canceled_at":null,"cancellation_reason":null,"capture_method":"automatic","client_secret":"` +
+		id + `_secret_` + g.word62(25) + `","confirmation_method":"automatic","created":` + fmt.Sprint(1790000000+g.r.IntN(10000000)) +
+		`,"currency":"eur","customer":"cus_` + g.word62(14) + `","description":"Car hire ` + strings.ToUpper(g.word62(5)) +
+		`","invoice":null,"last_payment_error":null,"latest_charge":"` + g.stripeID("ch") + `","livemode":true,"metadata":` + g.stripeMetadata() +
+		`,"next_action":null,"on_behalf_of":null,"payment_method":"pm_1P` + g.word62(22) +
+		`","payment_method_configuration_details":null,"payment_method_options":{"card":{"installments":null,"mandate_options":null,"network":null,"request_three_d_secure":"automatic"}},"payment_method_types":["card"],"processing":null,"receipt_email":` +
+		email + `,"review":null,"setup_future_usage":null,"source":null,"statement_descriptor":null,"statement_descriptor_suffix":null,"status":"succeeded","transfer_data":null,"transfer_group":null,` +
+		`"charges":{"object":"list","data":[],"has_more":false,"total_count":1,"url":"/v1/charges?payment_intent=` + id + `"},` +
+		`"shipping":{"address":` + address + `,"carrier":null,"name":` + jsonString(name) + `,"phone":"+351 9` + fmt.Sprintf("%08d", g.r.IntN(1e8)) + `","tracking_number":null},` +
+		`"latest_charge_details":{"billing_details":{"address":` + address + `,"email":` + email + `,"name":` + jsonString(name) + `,"phone":null},` +
+		`"outcome":{"network_status":"approved_by_network","reason":null,"risk_level":"normal","risk_score":` + fmt.Sprint(g.r.IntN(100)) + `,"seller_message":"Payment complete.","type":"authorized"},` +
+		`"receipt_url":"https://pay.stripe.com/receipts/payment/` + g.base64(110) + `"}}`
+}
+
+func (g *corpusGen) charge() string {
+	id := g.stripeID("ch")
+	name, email, address := g.person()
+	amount := 5000 + g.r.IntN(200000)
+	return `{"id":"` + id + `","object":"charge","amount":` + fmt.Sprint(amount) + `,"amount_captured":` + fmt.Sprint(amount) +
+		`,"amount_refunded":0,"application":null,"application_fee":null,"application_fee_amount":null,"balance_transaction":"` + g.stripeID("txn") +
+		`","billing_details":{"address":` + address + `,"email":` + email + `,"name":` + jsonString(name) +
+		`,"phone":null},"calculated_statement_descriptor":"ATLANTICO CAR HIRE","captured":true,"created":` + fmt.Sprint(1790000000+g.r.IntN(10000000)) +
+		`,"currency":"eur","customer":"cus_` + g.word62(14) + `","description":null,"disputed":false,"failure_balance_transaction":null,"failure_code":null,"failure_message":null,"fraud_details":{},"invoice":null,"livemode":true,"metadata":` +
+		g.stripeMetadata() + `,"on_behalf_of":null,"outcome":{"network_status":"approved_by_network","reason":null,"risk_level":"normal","risk_score":` + fmt.Sprint(g.r.IntN(100)) +
+		`,"seller_message":"Payment complete.","type":"authorized"},"paid":true,"payment_intent":"` + g.stripeID("pi") + `","payment_method":"pm_1P` + g.word62(22) +
+		`","payment_method_details":{"card":{"amount_authorized":` + fmt.Sprint(amount) + `,"brand":"mastercard","checks":{"address_line1_check":null,"address_postal_code_check":null,"cvc_check":"pass"},"country":"IE","exp_month":` +
+		fmt.Sprint(1+g.r.IntN(12)) + `,"exp_year":2028,"extended_authorization":{"status":"disabled"},"fingerprint":"` + g.word62(16) +
+		`","funding":"debit","incremental_authorization":{"status":"unavailable"},"installments":null,"last4":"` + fmt.Sprintf("%04d", g.r.IntN(10000)) +
+		`","mandate":null,"multicapture":{"status":"unavailable"},"network":"mastercard","network_token":{"used":false},"overcapture":{"maximum_amount_capturable":` + fmt.Sprint(amount) +
+		`,"status":"unavailable"},"three_d_secure":null,"wallet":null},"type":"card"},"radar_options":{},"receipt_email":` + email +
+		`,"receipt_number":"` + fmt.Sprintf("%04d-%04d", g.r.IntN(10000), g.r.IntN(10000)) + `","receipt_url":"https://pay.stripe.com/receipts/payment/` + g.base64(110) +
+		`","refunded":false,"refunds":{"object":"list","data":[],"has_more":false,"total_count":0,"url":"/v1/charges/` + id + `/refunds"},"review":null,"shipping":null,"source_transfer":null,"statement_descriptor":null,"statement_descriptor_suffix":null,"status":"succeeded","transfer_data":null,"transfer_group":null}`
+}
+
+func (g *corpusGen) checkoutSession() string {
+	id := "cs_live_a1" + g.word62(56)
+	name, email, address := g.person()
+	amount := 5000 + g.r.IntN(200000)
+	return `{"id":"` + id + `","object":"checkout.session","after_expiration":null,"allow_promotion_codes":false,"amount_subtotal":` + fmt.Sprint(amount) +
+		`,"amount_total":` + fmt.Sprint(amount) + `,"automatic_tax":{"enabled":false,"liability":null,"status":null},"billing_address_collection":"required","cancel_url":"https://atlantico.example/booking/cancel","client_reference_id":"ACH-` +
+		strings.ToUpper(g.word62(5)) + `","client_secret":null,"consent":null,"consent_collection":null,"created":` + fmt.Sprint(1790000000+g.r.IntN(10000000)) +
+		`,"currency":"eur","custom_fields":[],"custom_text":{"after_submit":null,"shipping_address":null,"submit":null,"terms_of_service_acceptance":null},"customer":"cus_` + g.word62(14) +
+		`","customer_creation":"if_required","customer_details":{"address":` + address + `,"email":` + email + `,"name":` + jsonString(name) +
+		`,"phone":null,"tax_exempt":"none","tax_ids":[]},"customer_email":` + email + `,"expires_at":` + fmt.Sprint(1790000000+g.r.IntN(10000000)) +
+		`,"invoice":null,"invoice_creation":{"enabled":false,"invoice_data":{"account_tax_ids":null,"custom_fields":null,"description":null,"footer":null,"issuer":null,"metadata":{},"rendering_options":null}},"livemode":true,"locale":"auto","metadata":` +
+		g.stripeMetadata() + `,"mode":"payment","payment_intent":"` + g.stripeID("pi") + `","payment_link":null,"payment_method_collection":"if_required","payment_method_configuration_details":null,"payment_method_options":{"card":{"request_three_d_secure":"automatic"}},"payment_method_types":["card"],"payment_status":"paid","phone_number_collection":{"enabled":false},"recovered_from":null,"saved_payment_method_options":null,"setup_intent":null,"shipping_address_collection":null,"shipping_cost":null,"shipping_details":null,"shipping_options":[],"status":"complete","submit_type":"book","subscription":null,"success_url":"https://atlantico.example/booking/done?session_id={CHECKOUT_SESSION_ID}","total_details":{"amount_discount":0,"amount_shipping":0,"amount_tax":0},"ui_mode":"hosted","url":null}`
+}
