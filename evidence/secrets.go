@@ -13,7 +13,8 @@ import (
 // (config/gitleaks.toml): every rule has literal keywords, and nothing more
 // is done with a text that contains none of them. Here the keywords of all
 // rules are found in one pass over the text by a bit-parallel matcher
-// (Shift-And, one bit per pattern byte), and each keyword found calls its
+// (Shift-And, one bit per pattern byte), run only where a filter of their
+// first three bytes says one may start, and each keyword found calls its
 // rule's hand-written check around it. No regular expression runs on the
 // text: transcripts are large and secrets in them are few.
 //
@@ -115,7 +116,8 @@ type anchor struct {
 }
 
 // anchors are the keywords of every rule. They must fit in 128 pattern
-// bytes, the two words of the matcher.
+// bytes, the two words of the matcher, and be 3 bytes long or more, what
+// the filter reads.
 var anchors = []anchor{
 	// The generic rule's key words, in any case.
 	{anchorGeneric, "token", true},
@@ -148,18 +150,33 @@ var anchors = []anchor{
 
 // anchorScanner finds every anchor in a text in one pass: bit j of a state
 // word is set when the pattern byte at bit j matches the text ending here.
+//
+// Most of a text is far from any anchor, so the matcher runs only where a
+// filter says one may start. The filter reads two bytes at every other
+// position p: an anchor that starts at p has its first two pattern bytes
+// there and its third at p+2; one that starts at p+1 has its first at p+1
+// and its second and third at p+2. pairs holds, for each two bytes (the
+// first in the low byte of the index), four bytes of bits, low byte first,
+// bit g standing for the anchors of group g: anchors whose first two
+// pattern bytes the two bytes match; whose first the second byte matches;
+// whose third the first byte matches; whose second and third the two bytes
+// match. An anchor may start at p where the first byte of p's bits meets
+// the third of p+2's, and at p+1 where the second meets the fourth.
 type anchorScanner struct {
 	masks  [256][2]uint64 // bits of the pattern bytes each byte matches
 	starts [2]uint64      // bits of the first byte of every pattern
 	ends   [2]uint64      // bits of the last byte of every pattern
+	long   [2]uint64      // bits of the third byte of every pattern and after
 	anchor [2][64]uint8   // the anchor whose last byte is at a bit
 	length []int          // pattern length of each anchor
+	pairs  [1 << 16]uint32
 }
 
 var scanner = newAnchorScanner(anchors)
 
 func newAnchorScanner(list []anchor) *anchorScanner {
 	s := &anchorScanner{length: make([]int, len(list))}
+	group := filterGroups(list)
 	used := [2]int{}
 	for ai, a := range list {
 		var pos [][]byte // the bytes each position of the pattern matches
@@ -173,6 +190,9 @@ func newAnchorScanner(list []anchor) *anchorScanner {
 			pos = append(pos, []byte{p[0]})
 			p = p[1:]
 		}
+		if len(pos) < 3 {
+			panic("evidence: a secret anchor is shorter than the filter")
+		}
 		w := 0
 		if used[0]+len(pos) > 64 {
 			w = 1
@@ -185,6 +205,7 @@ func newAnchorScanner(list []anchor) *anchorScanner {
 		s.length[ai] = len(pos)
 		s.starts[w] |= 1 << base
 		s.ends[w] |= 1 << (base + len(pos) - 1)
+		s.long[w] |= (1<<len(pos) - 4) << base
 		s.anchor[w][base+len(pos)-1] = uint8(ai)
 		for j, set := range pos {
 			for _, c := range set {
@@ -194,8 +215,65 @@ func newAnchorScanner(list []anchor) *anchorScanner {
 				}
 			}
 		}
+		// The filter's bits, from the bytes the matcher's masks take for the
+		// first three pattern bytes.
+		var at [3][]int
+		for c := range 256 {
+			for j := range at {
+				if s.masks[c][w]&(1<<(base+j)) != 0 {
+					at[j] = append(at[j], c)
+				}
+			}
+		}
+		g := uint32(1) << group[ai]
+		for c := range 256 {
+			for _, c0 := range at[0] {
+				s.pairs[c|c0<<8] |= g << 8 // the first at the second
+			}
+			for _, c2 := range at[2] {
+				s.pairs[c2|c<<8] |= g << 16 // the third at the first
+			}
+		}
+		for _, c1 := range at[1] {
+			for _, c0 := range at[0] {
+				s.pairs[c0|c1<<8] |= g // the first two
+			}
+			for _, c2 := range at[2] {
+				s.pairs[c1|c2<<8] |= g << 24 // the second and third
+			}
+		}
 	}
 	return s
+}
+
+// filterGroups returns the filter's group of each anchor. Anchors of one
+// group pass the filter where one's first bytes meet another's third, and
+// where one's first byte meets another's second and third: "access" and
+// "auth" pass "act". The case-folded anchors, which match common words, get
+// a group for each first letter, as they make fewer of these together; the
+// vendors' prefixes, rare in text, share the groups left.
+func filterGroups(list []anchor) []int {
+	group := make([]int, len(list))
+	var letters []byte
+	for ai, a := range list {
+		if a.fold {
+			c := a.pattern[0] | 0x20
+			k := slices.Index(letters, c)
+			if k < 0 {
+				k = len(letters)
+				letters = append(letters, c)
+			}
+			group[ai] = k % 8
+		}
+	}
+	free, vendors := max(8-len(letters), 1), 0
+	for ai, a := range list {
+		if !a.fold {
+			group[ai] = (len(letters) + vendors%free) % 8
+			vendors++
+		}
+	}
+	return group
 }
 
 // Byte classes.
@@ -268,6 +346,9 @@ type finder struct {
 	text        string
 	hits        []hit
 	genericDone int // end of the last key name the generic rule read
+	// onAnchors is told of the anchors of word w found at each end, before
+	// their checks; tests compare scans with it, nil in use.
+	onAnchors func(end, w int, found uint64)
 }
 
 // hit is a secret a rule found, before overlaps are resolved.
@@ -276,14 +357,47 @@ type hit struct {
 	prio int8
 }
 
-// run scans text for anchors and calls their checks.
+// run scans text for anchors and calls their checks, in the order of
+// their ends. The filter reads eight positions at a time; from the first
+// where an anchor may start, the matcher runs until no match under way has
+// three bytes.
 func (f *finder) run() {
+	pairs := &scanner.pairs
+	t := f.text
+	i := 0
+	for i+16 <= len(t) {
+		w := t[i : i+16]
+		x := load64(w)
+		p0, p2, p4, p6 := pairs[uint16(x)], pairs[uint16(x>>16)], pairs[uint16(x>>32)], pairs[uint16(x>>48)]
+		p8 := pairs[uint16(w[8])|uint16(w[9])<<8]
+		if (p0&(p2>>16)|p2&(p4>>16)|p4&(p6>>16)|p6&(p8>>16))&0xffff == 0 {
+			i += 8
+			continue
+		}
+		// A byte of bits for each of the eight positions: the first set
+		// is where an anchor may start.
+		may := uint64(p0&(p2>>16)&0xffff) | uint64(p2&(p4>>16)&0xffff)<<16 |
+			uint64(p4&(p6>>16)&0xffff)<<32 | uint64(p6&(p8>>16)&0xffff)<<48
+		i = f.match(i+bits.TrailingZeros64(may)/8, false)
+	}
+	if i < len(t) {
+		f.match(i, true)
+	}
+}
+
+// match runs the matcher from t[from], where no match is under way, until
+// it has read three bytes or more and no match under way has three bytes:
+// one may then only have started at one of the last two bytes, where it
+// returns for the filter to take over. With toEnd, it runs to the end of
+// the text and returns its length.
+func (f *finder) match(from int, toEnd bool) int {
 	s := scanner
 	t := f.text
 	var a, b uint64
 	sa, sb := s.starts[0], s.starts[1]
 	ea, eb := s.ends[0], s.ends[1]
-	for i := 0; i < len(t); i++ {
+	la, lb := s.long[0], s.long[1]
+	for i := from; i < len(t); i++ {
 		m := &s.masks[t[i]]
 		a = (a<<1 | sa) & m[0]
 		b = (b<<1 | sb) & m[1]
@@ -291,11 +405,25 @@ func (f *finder) run() {
 			f.anchorsAt(i+1, 0, a&ea)
 			f.anchorsAt(i+1, 1, b&eb)
 		}
+		if a&la|b&lb == 0 && i >= from+2 && !toEnd {
+			return i - 1
+		}
 	}
+	return len(t)
+}
+
+// load64 returns the first eight bytes of s, little-endian.
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // anchorsAt calls the checks of the anchors of word w that end at end.
 func (f *finder) anchorsAt(end, w int, found uint64) {
+	if f.onAnchors != nil && found != 0 {
+		f.onAnchors(end, w, found)
+	}
 	for found != 0 {
 		ai := scanner.anchor[w][bits.TrailingZeros64(found)]
 		found &= found - 1

@@ -111,6 +111,10 @@ func refFindSecrets(text string) []Secret {
 	return resolve(f.hits)
 }
 
+// anchorFound is an anchor a scan found and checked: its index in anchors
+// and where its pattern is.
+type anchorFound struct{ anchor, start, end int }
+
 // refRun is run as it was: every byte through both state words.
 func (f *finder) refRun() {
 	s := refScan
@@ -131,6 +135,9 @@ func (f *finder) refRun() {
 
 // refAnchorsAt is anchorsAt as it was.
 func (f *finder) refAnchorsAt(end, w int, found uint64) {
+	if f.onAnchors != nil && found != 0 {
+		f.onAnchors(end, w, found)
+	}
 	for found != 0 {
 		ai := refScan.anchor[w][bits.TrailingZeros64(found)]
 		found &= found - 1
@@ -170,19 +177,30 @@ func (f *finder) refAnchorsAt(end, w int, found uint64) {
 	}
 }
 
-// scanHits returns what a scan of text emits, in the order it emits it,
-// before overlaps are resolved.
-func scanHits(text string, scan func(*finder)) []hit {
-	f := finder{text: text}
+// scanText returns the anchors a scan of text checks and the hits the
+// checks emit, in their order, before overlaps are resolved.
+func scanText(text string, scan func(*finder), anchor *[2][64]uint8, length []int) ([]anchorFound, []hit) {
+	var found []anchorFound
+	f := finder{text: text, onAnchors: func(end, w int, set uint64) {
+		for ; set != 0; set &= set - 1 {
+			ai := int(anchor[w][bits.TrailingZeros64(set)])
+			found = append(found, anchorFound{ai, end - length[ai], end})
+		}
+	}}
 	scan(&f)
-	return f.hits
+	return found, f.hits
 }
 
-// checkMatchesReference checks that the scan and the reference emit the
-// same hits in the same order, and so FindSecrets returns what it did.
+// checkMatchesReference checks that the scan checks the anchors the
+// reference checks, in the same order, so that both emit the same hits and
+// FindSecrets returns what it did.
 func checkMatchesReference(t *testing.T, text string) {
 	t.Helper()
-	got, want := scanHits(text, (*finder).run), scanHits(text, (*finder).refRun)
+	gotFound, got := scanText(text, (*finder).run, &scanner.anchor, scanner.length)
+	wantFound, want := scanText(text, (*finder).refRun, &refScan.anchor, refScan.length)
+	if !slices.Equal(gotFound, wantFound) {
+		t.Fatalf("scan of %q checks the anchors\n%+v\nthe reference checks\n%+v", text, gotFound, wantFound)
+	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("scan of %q emits\n%+v\nthe reference emits\n%+v", text, got, want)
 	}
@@ -231,8 +249,15 @@ func FuzzFinderMatchesReference(f *testing.F) {
 	f.Fuzz(checkMatchesReference)
 }
 
+// anchorBytes are the bytes of the anchors, in both cases, and a few that
+// end keys and values: random texts of them are full of anchors, of their
+// starts and of their overlaps.
+const anchorBytes = "tokenTOKENsecretSECRETpassPASSwdWDiIyYvVbBhHuUlLzZxX29AKSBCGJN_.-:/= \""
+
 // TestFinderMatchesReference compares the scan and the reference on the
-// benchmarks' corpora, on Stripe objects, and on texts made of fragments.
+// benchmarks' corpora, on Stripe objects, on each text of referenceTexts
+// cut at every length and moved to every offset of the scan's eight bytes,
+// and on random texts of fragments and of anchors' bytes.
 func TestFinderMatchesReference(t *testing.T) {
 	for _, l := range benchCorpus() {
 		checkMatchesReference(t, l)
@@ -246,6 +271,9 @@ func TestFinderMatchesReference(t *testing.T) {
 			checkMatchesReference(t, s[i:])
 			checkMatchesReference(t, s[:i])
 		}
+		for n := range 24 {
+			checkMatchesReference(t, strings.Repeat("x", n)+s)
+		}
 	}
 	r := rand.New(rand.NewPCG(3, 4))
 	data := make([]byte, 24)
@@ -255,5 +283,13 @@ func TestFinderMatchesReference(t *testing.T) {
 			data[i] = byte(r.IntN(256))
 		}
 		checkMatchesReference(t, fragmentText(data))
+	}
+	text := make([]byte, 96)
+	for range 50000 {
+		text = text[:r.IntN(len(text)+1)]
+		for i := range text {
+			text[i] = anchorBytes[r.IntN(len(anchorBytes))]
+		}
+		checkMatchesReference(t, string(text))
 	}
 }
