@@ -47,25 +47,13 @@ func Text(r evidence.Record) (title, text string) {
 // JSON as Stripe gave it (already indented by Stripe's API).
 func stripeText(r evidence.Record) (string, string) {
 	title := r.Kind + " " + strings.TrimPrefix(r.ID, "stripe:")
-	if d := stripeDescription(r.Raw); d != "" {
-		title += ": " + d
-	}
-	return title, rawText(r.Raw)
-}
-
-// stripeDescription is the description of a Stripe object's JSON, empty
-// when it has none or is no JSON object.
-func stripeDescription(raw []byte) string {
-	if d, _, ok := topString(raw, "description"); ok {
-		return d
-	}
 	var obj struct {
 		Description string `json:"description"`
 	}
-	if err := gojson.Unmarshal(raw, &obj); err != nil {
-		return ""
+	if err := gojson.Unmarshal(r.Raw, &obj); err == nil && obj.Description != "" {
+		title += ": " + obj.Description
 	}
-	return obj.Description
+	return title, rawText(r.Raw)
 }
 
 // rawText is raw as text, sharing its memory.
