@@ -228,13 +228,15 @@ func (b *builder) vias(list []string) uint32 {
 	if i, ok := b.viaOf[key]; ok {
 		return i
 	}
-	b.viaLists = append(b.viaLists, slicesClone(list))
+	b.viaLists = append(b.viaLists, cloneStrings(list))
 	i := uint32(len(b.viaLists) - 1)
 	b.viaOf[strings.Clone(key)] = i
 	return i
 }
 
-func slicesClone(list []string) []string {
+// cloneStrings copies list and its strings: a record's strings are not
+// kept alive by the channels list it named.
+func cloneStrings(list []string) []string {
 	out := make([]string, len(list))
 	for i, s := range list {
 		out[i] = strings.Clone(s)
