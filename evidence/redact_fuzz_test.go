@@ -150,3 +150,22 @@ func TestRedactFragments(t *testing.T) {
 		checkRedaction(t, fragmentText(data), tPassword)
 	}
 }
+
+// FuzzLowerASCII: searching the lowered text for a placeholder word finds
+// what containsFold finds, whatever the text (isPlaceholder relies on it).
+func FuzzLowerASCII(f *testing.F) {
+	for _, s := range []string{"", "EXAMPLE", "ExAmPlE-key", "chanGe_Me", "ſecret", "\u212Aey", "Re\xffDACTED", "a...b", "**", "DUMMY\x7f"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		low := lowerASCII(nil, s)
+		for _, w := range placeholderWords {
+			if w == "xxxx" {
+				continue
+			}
+			if got, want := strings.Contains(low, w), containsFold(s, w); got != want {
+				t.Fatalf("%q lowered to %q: contains %q = %v, containsFold says %v", s, low, w, got, want)
+			}
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // This file is the rule set of FindSecrets. It follows gitleaks' rules
@@ -1339,8 +1340,15 @@ func isPlaceholder(v string) bool {
 			return true // token123, password1, abc123
 		}
 	}
+	// The words in any case: v lowered once, then searched for each.
+	var buf [128]byte
+	low := lowerASCII(buf[:0], v)
 	for _, w := range placeholderWords {
-		if containsFold(v, w) {
+		if w == "xxxx" {
+			if containsFold(v, w) {
+				return true
+			}
+		} else if strings.Contains(low, w) {
 			return true
 		}
 	}
@@ -1386,6 +1394,24 @@ func hasPrefixFold(s, prefix string) bool {
 
 // containsFold reports whether s contains sub, ignoring ASCII case; a run
 // of x stands for a mask only in one case ("xxxx", "XXXX").
+// lowerASCII appends s to buf with its ASCII letters in lower case, and
+// returns it as a string sharing buf's memory: searching it for a word
+// in lower case is containsFold, as strings.EqualFold folds no other byte
+// of an ASCII word's length into an ASCII letter.
+func lowerASCII(buf []byte, s string) string {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf = append(buf, c)
+	}
+	if len(buf) == 0 {
+		return ""
+	}
+	return unsafe.String(&buf[0], len(buf))
+}
+
 func containsFold(s, sub string) bool {
 	if sub == "xxxx" {
 		return strings.Contains(s, "xxxx") || strings.Contains(s, "XXXX")
