@@ -231,15 +231,17 @@ var (
 	}
 )
 
-func (g *corpusGen) prose(sentences int) string {
+func (g *corpusGen) prose(sentences int) string { return g.sentences(proseWords, sentences, 14) }
+
+// sentences makes n sentences of 6 to 6+spread-1 of words each.
+func (g *corpusGen) sentences(words []string, n, spread int) string {
 	var b strings.Builder
-	for range sentences {
-		n := 6 + g.r.IntN(14)
-		for i := range n {
+	for range n {
+		for i := range 6 + g.r.IntN(spread) {
 			if i > 0 {
 				b.WriteByte(' ')
 			}
-			b.WriteString(g.pick(proseWords))
+			b.WriteString(g.pick(words))
 		}
 		b.WriteString(". ")
 	}
@@ -365,19 +367,7 @@ var noteWords = strings.Fields(`customer asked for a child seat arriving late on
 	gearbox paid balance in cash receipt sent by email collection moved one day earlier keys left at reception`)
 
 // note returns a booking's note of a few sentences.
-func (g *corpusGen) note() string {
-	var b strings.Builder
-	for range 2 + g.r.IntN(2) {
-		for i := range 6 + g.r.IntN(10) {
-			if i > 0 {
-				b.WriteByte(' ')
-			}
-			b.WriteString(g.pick(noteWords))
-		}
-		b.WriteString(". ")
-	}
-	return strings.TrimSpace(b.String())
-}
+func (g *corpusGen) note() string { return g.sentences(noteWords, 2+g.r.IntN(2), 10) }
 
 // stripeMetadata is a booking's metadata, and once in a while a secret that
 // someone put there: a Stripe key, a restricted key, a URL with a password.
