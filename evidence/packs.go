@@ -92,7 +92,19 @@ type packReader struct {
 // or shorter than the row says).
 var errRawMissing = errors.New("raw bytes missing")
 
+// read reads n bytes of pack at off.
 func (r *packReader) read(pack string, off, n int64) ([]byte, error) {
+	return r.readHinted(pack, off, n, false)
+}
+
+// readOfMany is read, by a reader that will read most of the pack in no
+// particular order (every record, in id order): the pack's map is filled
+// in ahead, in the background, instead of a page fault at a time.
+func (r *packReader) readOfMany(pack string, off, n int64) ([]byte, error) {
+	return r.readHinted(pack, off, n, true)
+}
+
+func (r *packReader) readHinted(pack string, off, n int64, many bool) ([]byte, error) {
 	if n == 0 {
 		return []byte{}, nil
 	}
@@ -119,6 +131,9 @@ func (r *packReader) read(pack string, off, n int64) ([]byte, error) {
 	if err := p.readAt(b, off); err != nil {
 		ReleaseRaw(b)
 		return nil, fmt.Errorf("%w: pack %s has no %d bytes at %d (%v)", errRawMissing, pack, n, off, err)
+	}
+	if many {
+		p.prefault()
 	}
 	return b, nil
 }

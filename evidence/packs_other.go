@@ -16,3 +16,6 @@ func (p *packFile) readAt(b []byte, off int64) error {
 }
 
 func (p *packFile) close() { p.f.Close() }
+
+// prefault does nothing: there is no map to fill in.
+func (p *packFile) prefault() {}

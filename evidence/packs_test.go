@@ -179,6 +179,34 @@ func TestRecordsReadWhileImporting(t *testing.T) {
 
 // Reads on several goroutines while the pack grows (each growth maps it
 // again) all get the right bytes; run under -race.
+// A reader of many records gets the same bytes, and the store closes while
+// the map is being filled in.
+func TestPackReadOfMany(t *testing.T) {
+	const size = 32 << 20
+	s := newStore(t)
+	want := randomBytes(4, size)
+	packOf(t, s, "job-1.pack", want)
+	r := rand.New(rand.NewPCG(4, 4))
+	for range 1000 {
+		off := r.Int64N(size - 5000)
+		n := r.Int64N(5000) + 1
+		got, err := s.raw.readOfMany("job-1.pack", off, n)
+		if err != nil {
+			t.Fatalf("read %d bytes at %d: %v", n, off, err)
+		}
+		if !bytes.Equal(got, want[off:off+n]) {
+			t.Fatalf("read %d bytes at %d: not the bytes in the file", n, off)
+		}
+		ReleaseRaw(got)
+	}
+	s.raw.close() // the filling in may still be going on: it stops
+	got, err := s.raw.readOfMany("job-1.pack", size-10, 10)
+	if err != nil || !bytes.Equal(got, want[size-10:]) {
+		t.Fatalf("read after close: %v", err)
+	}
+	s.raw.close()
+}
+
 func TestPackReadConcurrent(t *testing.T) {
 	const total = 1 << 20
 	s := newStore(t)
@@ -192,6 +220,10 @@ func TestPackReadConcurrent(t *testing.T) {
 	for g := range 4 {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(g), 0))
+			read := s.raw.read
+			if g%2 == 0 { // and the map filled in ahead while the pack grows
+				read = s.raw.readOfMany
+			}
 			for {
 				select {
 				case <-done:
@@ -204,7 +236,7 @@ func TestPackReadConcurrent(t *testing.T) {
 					off = max(0, end-3000)
 				}
 				n := r.Int64N(min(end-off, 3000)) + 1
-				got, err := s.raw.read("job-1.pack", off, n)
+				got, err := read("job-1.pack", off, n)
 				if err != nil {
 					t.Errorf("read %d bytes at %d of %d: %v", n, off, end, err)
 					return

@@ -19,6 +19,37 @@ type packFile struct {
 	f  *os.File
 	mu sync.RWMutex // read-held while copying out of m; held to replace or unmap it
 	m  []byte       // the file's first len(m) bytes; nil until a read maps it
+	// prefaulting starts the map's filling in once (prefault).
+	prefaulting sync.Once
+}
+
+// prefaultChunk is how much of a map prefault fills in at a time: the map
+// is read-locked for that long only.
+const prefaultChunk = 64 << 20
+
+// prefault fills in the page tables of the map, in the background, once:
+// a reader of most of a pack in id order (a workbook's million records)
+// otherwise takes a page fault at almost every record, 2.5 s of a 30 s
+// workbook; filling in 3.7 GB of cached pack takes 0.1 s. From a cold
+// cache, it reads the pack from start to end, ahead of the readers'
+// scattered reads. Where the system cannot, nothing is done.
+func (p *packFile) prefault() {
+	p.prefaulting.Do(func() {
+		go func() {
+			for at := 0; ; at += prefaultChunk {
+				p.mu.RLock()
+				if at >= len(p.m) { // done, or unmapped (closed)
+					p.mu.RUnlock()
+					return
+				}
+				err := populate(p.m[at:min(at+prefaultChunk, len(p.m))])
+				p.mu.RUnlock()
+				if err != nil {
+					return
+				}
+			}
+		}()
+	})
 }
 
 // errCutShort is a copy that faulted: the file lost bytes after it was

@@ -349,7 +349,7 @@ func (b *recordBatch) decode(s *Store, q *Query) {
 			at = b.raw[k]
 		}
 		if q.Readable && at.readable > 0 {
-			enc, err := s.raw.read(at.pack, at.off+at.size, at.readable)
+			enc, err := s.raw.readOfMany(at.pack, at.off+at.size, at.readable)
 			if err == nil {
 				r.Readable, err = decodeReadable(enc)
 				ReleaseRaw(enc)
@@ -361,7 +361,7 @@ func (b *recordBatch) decode(s *Store, q *Query) {
 		}
 		if q.WithRaw && r.Readable == nil && (q.RawOf == nil || q.RawOf(r.ID)) {
 			var err error
-			if r.Raw, err = s.raw.read(at.pack, at.off, at.size); err != nil {
+			if r.Raw, err = s.raw.readOfMany(at.pack, at.off, at.size); err != nil {
 				b.recs, b.err = b.recs[:k], fmt.Errorf("record %s v%d: %w", r.ID, r.Version, err)
 				return
 			}
