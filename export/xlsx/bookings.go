@@ -175,17 +175,16 @@ func (w *writer) bookings(ctx context.Context) error {
 			}
 		}
 	}
-	err = encodeRows(ctx, bs, items, func(_ int, it item) ([]any, [][]any, error) {
+	err = encodeRows(ctx, bs, items, func(_ int, it item, row []cell) ([][]cell, error) {
 		var b reconcile.Booking
 		if err := gojson.Unmarshal(it.raw, &b); err != nil {
-			return nil, nil, fmt.Errorf("booking %s: %w", w.refs[it.i], err)
+			return nil, fmt.Errorf("booking %s: %w", w.refs[it.i], err)
 		}
-		row := make([]any, nBookingCols)
 		if err := w.bookingRow(row, it.i, &b); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return row, w.conflictRows(it.i, &b), nil
-	}, func(conflicts [][]any) error {
+		return w.conflictRows(it.i, &b), nil
+	}, func(conflicts [][]cell) error {
 		for _, c := range conflicts {
 			if err := cs.add(c); err != nil {
 				return err
@@ -210,7 +209,7 @@ func (w *writer) bookings(ctx context.Context) error {
 }
 
 // bookingRow fills row with booking i.
-func (w *writer) bookingRow(row []any, i int32, b *reconcile.Booking) error {
+func (w *writer) bookingRow(row []cell, i int32, b *reconcile.Booking) error {
 	limit := w.opt.MaxCellChars
 	key := original{Ref: b.Ref, Currency: b.Currency, AllDay: b.AllDay, Fields: map[string]string{}}
 	for _, field := range evidence.CorrectableFields {
@@ -239,13 +238,13 @@ func (w *writer) bookingRow(row []any, i int32, b *reconcile.Booking) error {
 	row[colRef] = text(redact(b.Ref), limit)
 	row[colDecision] = text(decision, limit)
 	row[colNotes] = w.wrapped(notes)
-	row[colNeedsReview] = yesNo(b.NeedsReview)
+	row[colNeedsReview] = textCell(yesNo(b.NeedsReview))
 	reasons := make([]string, len(b.Reasons))
 	for k, r := range b.Reasons {
 		reasons[k] = r.Code + ": " + r.Detail
 	}
 	row[colReasons] = w.wrapped(strings.Join(reasons, "\n"))
-	row[colStatus] = b.Status
+	row[colStatus] = textCell(b.Status)
 	row[colName] = text(redact(b.Customer.Name), limit)
 	row[colEmail] = text(redact(b.Customer.Email), limit)
 	row[colPhone] = text(redact(b.Customer.Phone), limit)
@@ -260,8 +259,8 @@ func (w *writer) bookingRow(row []any, i int32, b *reconcile.Booking) error {
 		row[col] = cell
 	}
 	row[colCurrency] = text(b.Currency, limit)
-	row[colConfidence] = excelize.Cell{StyleID: w.styles.confidence, Value: math.Round(b.Confidence*100) / 100}
-	row[colSources] = strings.Join(b.Sources, ", ")
+	row[colConfidence] = cell{kind: cellNumber, style: w.styles.confidence, num: math.Round(b.Confidence*100) / 100}
+	row[colSources] = textCell(strings.Join(b.Sources, ", "))
 	if j, ok := w.firstEvidence(b.Evidence); ok {
 		sheet, r := w.evidenceAt(j)
 		row[colEvidence] = link(sheet, r, fmt.Sprintf("%d %s →", len(b.Evidence), plural(len(b.Evidence), "record", "records")), w.styles.link)
@@ -271,24 +270,24 @@ func (w *writer) bookingRow(row []any, i int32, b *reconcile.Booking) error {
 		if len(d.Fields) > 0 {
 			state += ": " + strings.Join(d.Fields, ", ")
 		}
-		row[colRestored] = state
+		row[colRestored] = textCell(state)
 	}
 	fields := make([]string, len(b.Conflicts))
 	for k, c := range b.Conflicts {
 		fields[k] = c.Field
 	}
 	row[colConflicts] = text(strings.Join(fields, ", "), limit)
-	row[colKey] = string(keyJSON)
+	row[colKey] = textCell(string(keyJSON))
 	return nil
 }
 
 // conflictRows are the Conflicts rows of b: one per conflicting field.
-func (w *writer) conflictRows(i int32, b *reconcile.Booking) [][]any {
+func (w *writer) conflictRows(i int32, b *reconcile.Booking) [][]cell {
 	if len(b.Conflicts) == 0 {
 		return nil
 	}
 	sheet, r := w.bookingAt(i)
-	rows := make([][]any, 0, len(b.Conflicts))
+	rows := make([][]cell, 0, len(b.Conflicts))
 	for _, c := range b.Conflicts {
 		chosenFrom := b.Provenance[c.Field]
 		from := chosenFrom.Evidence
@@ -302,9 +301,9 @@ func (w *writer) conflictRows(i int32, b *reconcile.Booking) [][]any {
 			}
 			fmt.Fprintf(&all, "%s ← %s", w.showValue(c.Field, v.Value), strings.Join(v.Evidence, ", "))
 		}
-		rows = append(rows, []any{
+		rows = append(rows, []cell{
 			link(sheet, r, fit(redact(b.Ref), 200), w.styles.link),
-			c.Field,
+			textCell(c.Field),
 			w.wrapped(redact(w.showValue(c.Field, c.Chosen))),
 			w.wrapped(from),
 			w.wrapped(redact(all.String())),
@@ -326,18 +325,18 @@ func (w *writer) showValue(field, v string) string {
 }
 
 // wrapped is outside text in a wrapping cell.
-func (w *writer) wrapped(s string) any {
+func (w *writer) wrapped(s string) cell {
 	if s == "" {
-		return nil
+		return cell{}
 	}
-	return excelize.Cell{StyleID: w.styles.wrap, Value: fit(s, w.opt.MaxCellChars)}
+	return cell{kind: cellText, style: w.styles.wrap, str: fit(s, w.opt.MaxCellChars)}
 }
 
 // when is a time as a real date-time cell in the case's zone (a date for
 // all-day bookings).
-func (w *writer) when(t *time.Time, allDay bool) any {
+func (w *writer) when(t *time.Time, allDay bool) cell {
 	if t == nil {
-		return nil
+		return cell{}
 	}
 	style := w.styles.dateTime
 	local := t.In(w.c.Zone)
@@ -345,7 +344,7 @@ func (w *writer) when(t *time.Time, allDay bool) any {
 		style = w.styles.date
 		local = time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, time.UTC)
 	}
-	return excelize.Cell{StyleID: style, Value: Serial(local)}
+	return cell{kind: cellNumber, style: style, num: Serial(local)}
 }
 
 // Serial is the Excel serial number (days since 1899-12-30) of t's wall
@@ -373,15 +372,15 @@ var excelEpoch = time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC)
 
 // money is an amount in minor units as a number of major units, in the
 // currency's format.
-func (w *writer) money(v *int64, cur string) (any, error) {
+func (w *writer) money(v *int64, cur string) (cell, error) {
 	if v == nil {
-		return nil, nil
+		return cell{}, nil
 	}
 	style, err := w.moneyStyle(cur)
 	if err != nil {
-		return nil, err
+		return cell{}, err
 	}
-	return excelize.Cell{StyleID: style, Value: Major(*v, cur)}, nil
+	return cell{kind: cellNumber, style: style, num: Major(*v, cur)}, nil
 }
 
 // Major is minor units as major units: 12050 EUR is 120.5.

@@ -101,9 +101,8 @@ func (w *writer) evidenceSheet(ctx context.Context, tl TimelineBuilder) error {
 		}
 	}
 	// Describing and redacting each record: rows are built on every core.
-	err := encodeRows(ctx, es, items, func(j int, it item) ([]any, [][]any, error) {
-		row, err := w.evidenceRow(j, it.id, it.found, &it.r)
-		return row, nil, err
+	err := encodeRows(ctx, es, items, func(j int, it item, row []cell) ([][]cell, error) {
+		return nil, w.evidenceRow(row, j, it.id, it.found, &it.r)
 	}, nil, func(it item) {
 		if it.once {
 			evidence.ReleaseRaw(it.r.Raw)
@@ -116,19 +115,18 @@ func (w *writer) evidenceSheet(ctx context.Context, tl TimelineBuilder) error {
 	return es.close()
 }
 
-// evidenceRow is the row of the j-th used record, id, r when found (the
+// evidenceRow fills row with the j-th used record, id, r when found (the
 // case holds it).
-func (w *writer) evidenceRow(j int, id string, found bool, r *evidence.Record) ([]any, error) {
+func (w *writer) evidenceRow(row []cell, j int, id string, found bool, r *evidence.Record) error {
 	sheet, at := w.bookingAt(w.evidence[j].booking)
-	row := make([]any, len(evidenceCols))
 	row[0] = text(redact(id), w.opt.MaxCellChars)
 	row[1] = link(sheet, at, fit(redact(w.refs[w.evidence[j].booking]), 200), w.styles.link)
 	if !found {
-		row[16] = "not in the case: the record was not found (imported into another case, or the case changed since the reconcile)"
-		return row, nil
+		row[16] = textCell("not in the case: the record was not found (imported into another case, or the case changed since the reconcile)")
+		return nil
 	}
 	limit := w.opt.MaxCellChars
-	row[2], row[3], row[4] = string(r.Source), r.Via, r.Kind
+	row[2], row[3], row[4] = textCell(string(r.Source)), textCell(r.Via), textCell(r.Kind)
 	if !r.OccurredAt.IsZero() {
 		t := r.OccurredAt
 		row[5] = w.when(&t, false)
@@ -145,17 +143,17 @@ func (w *writer) evidenceRow(j int, id string, found bool, r *evidence.Record) (
 	if amount == nil {
 		amount = f.PaidMinor
 	}
-	cell, err := w.money(amount, f.Currency)
+	money, err := w.money(amount, f.Currency)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	row[13] = cell
+	row[13] = money
 	row[14] = text(f.Currency, limit)
 	row[15] = text(string(f.Status), limit)
 	title, body := w.c.Describe(*r)
 	row[16] = w.excerptCell(title, w.opt.MaxTextChars)
 	row[17] = w.excerptCell(body, w.opt.MaxTextChars)
-	return row, nil
+	return nil
 }
 
 // summary writes the Summary sheet: what the workbook is, the window, the

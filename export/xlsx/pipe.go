@@ -15,20 +15,20 @@ var encPool = sync.Pool{New: func() any { b := make([]byte, 0, 256<<10); return 
 
 // encodeRows writes to s a row for each item, in order. items is read on
 // a goroutine of its own (a store query: decoding the facts), a batch at
-// a time; the batches are built (build gets the row's index and its item)
-// and encoded on every core; and this goroutine writes them in order, the
+// a time; the batches are built (build gets the row's index, its item and
+// the row's cells, empty, to fill in) and encoded on every core; and this goroutine writes them in order, the
 // compressing done on another. build may give rows for another sheet too
 // (a booking's conflicts): they are handed to extra, in order, after the
 // item's row is written. release, when set, is given each item once its
 // row is encoded.
-func encodeRows[T any](ctx context.Context, s *stream, items iter.Seq2[T, error], build func(i int, v T) (row []any, more [][]any, err error), extra func([][]any) error, release func(T), bar Bar) error {
+func encodeRows[T any](ctx context.Context, s *stream, items iter.Seq2[T, error], build func(i int, v T, row []cell) (more [][]cell, err error), extra func([][]cell) error, release func(T), bar Bar) error {
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type result struct {
 		enc  *[]byte // the batch's rows, encoded one after the other
 		ends []int   // where each row ends in enc
-		more [][][]any
+		more [][][]cell
 		err  error
 	}
 	type job struct {
@@ -89,17 +89,19 @@ func encodeRows[T any](ctx context.Context, s *stream, items iter.Seq2[T, error]
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
+			cells := make([]cell, len(s.cols)) // each row's, filled in by build
 			for j := range jobs {
 				// The rows of a batch are encoded into one buffer, handed
 				// back once written: a million rows do not each grow
 				// their own.
 				r := result{enc: encPool.Get().(*[]byte), ends: make([]int, 0, len(j.items))}
 				if extra != nil {
-					r.more = make([][][]any, len(j.items))
+					r.more = make([][][]cell, len(j.items))
 				}
 				enc := (*r.enc)[:0]
 				for n, v := range j.items {
-					cells, more, err := build(j.first+n, v)
+					clear(cells)
+					more, err := build(j.first+n, v, cells)
 					if extra != nil {
 						r.more[n] = more
 					}

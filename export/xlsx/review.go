@@ -201,8 +201,8 @@ func (rd *reader) sheet(f *excelize.File, sheet string) ([]evidence.Review, erro
 	return out, rows.Error()
 }
 
-// cell is one cell of a row being read.
-type cell struct {
+// readCell is one cell of a row being read.
+type readCell struct {
 	sheet  string
 	row    int
 	col    int
@@ -210,19 +210,19 @@ type cell struct {
 	value  string
 }
 
-func (c cell) problem(msg string, args ...any) Problem {
+func (c readCell) problem(msg string, args ...any) Problem {
 	letter, _ := excelize.ColumnNumberToName(c.col + 1)
 	return Problem{Sheet: c.sheet, Row: c.row, Column: letter, Header: c.header, Msg: fmt.Sprintf(msg, args...)}
 }
 
 // row reads one Bookings row into a review; false for a row to skip.
 func (rd *reader) row(sheet string, n int, cells []string, col map[string]int) (evidence.Review, bool) {
-	get := func(header string) (cell, bool) {
+	get := func(header string) (readCell, bool) {
 		i, ok := col[header]
 		if !ok {
-			return cell{}, false
+			return readCell{}, false
 		}
-		c := cell{sheet: sheet, row: n, col: i, header: header}
+		c := readCell{sheet: sheet, row: n, col: i, header: header}
 		if i < len(cells) {
 			c.value = strings.TrimSpace(cells[i])
 		}
@@ -293,7 +293,7 @@ func (rd *reader) row(sheet string, n int, cells []string, col map[string]int) (
 // value is a cell's value in the form of evidence.Review.Corrections, or
 // what is wrong with it. A value equal to what salvage wrote comes back
 // exactly as it was written.
-func (rd *reader) value(field string, c cell, orig original) (string, error) {
+func (rd *reader) value(field string, c readCell, orig original) (string, error) {
 	v := c.value
 	switch field {
 	case "customer.email":

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/klauspost/compress/flate"
@@ -101,7 +102,7 @@ func (rs *rowSet) close() {
 const rowFlush = 1 << 20
 
 // add encodes one row (its 1-based number) of cells.
-func (r *sheetRows) add(row int, cells []any) error {
+func (r *sheetRows) add(row int, cells []cell) error {
 	var err error
 	r.buf, err = appendRow(r.buf, row, cells)
 	if err != nil {
@@ -155,107 +156,111 @@ var colNames = func() []string {
 	return out
 }()
 
+// cellKind is what a data cell holds.
+type cellKind uint8
+
+const (
+	cellEmpty  cellKind = iota // nothing: left out, unless it has a style
+	cellText                   // str as an inline string (never a formula, whatever it starts with)
+	cellNumber                 // num
+	cellLink                   // a link to row num of sheet, showing str (a formula of salvage's own)
+	cellCut                    // str, then the marker saying num characters were cut
+)
+
+// cell is one cell of a data row, as appendRow writes it: a value, not an
+// interface (a million rows of them were as many allocations).
+type cell struct {
+	kind  cellKind
+	style int32
+	num   float64
+	str   string
+	sheet string // cellLink's
+}
+
+// textCell is s as a string cell, uncut ("" is no cell).
+func textCell(s string) cell {
+	if s == "" {
+		return cell{}
+	}
+	return cell{kind: cellText, str: s}
+}
+
 // appendRow appends the SpreadsheetML of one row: strings as inline
-// strings (never formulas), numbers as numbers, excelize.Cell for a style
-// or a formula of salvage's own making; nil cells are left out.
-func appendRow(buf []byte, row int, cells []any) ([]byte, error) {
-	rs := strconv.Itoa(row)
+// strings (never formulas), numbers as numbers, links as formulas of
+// salvage's own making; empty cells without a style are left out.
+func appendRow(buf []byte, row int, cells []cell) ([]byte, error) {
+	var digits [20]byte
+	rs := strconv.AppendInt(digits[:0], int64(row), 10)
 	buf = append(buf, `<row r="`...)
 	buf = append(buf, rs...)
 	buf = append(buf, `">`...)
-	for i, v := range cells {
-		if v == nil {
+	for i := range cells {
+		c := &cells[i]
+		if c.kind == cellEmpty && c.style == 0 {
 			continue
 		}
 		if i >= len(colNames) {
 			return buf, fmt.Errorf("row %d: %d columns, at most %d", row, len(cells), len(colNames))
 		}
-		if c, ok := v.(cutText); ok {
-			// Head and marker, as appendInlineString writes head+marker.
-			buf = append(buf, `<c r="`...)
-			buf = append(buf, colNames[i]...)
-			buf = append(buf, rs...)
-			buf = append(buf, '"')
-			if c.style != 0 {
-				buf = append(buf, ` s="`...)
-				buf = strconv.AppendInt(buf, int64(c.style), 10)
-				buf = append(buf, '"')
-			}
-			buf = append(buf, ` t="inlineStr"><is><t`...)
-			if c.head != "" && isSpace(c.head[0]) || c.head == "" {
-				// The marker starts with a line feed.
-				buf = append(buf, ` xml:space="preserve"`...)
-			}
-			buf = append(buf, '>')
-			buf = appendXMLText(buf, c.head)
-			buf = appendXMLText(buf, cutMarkerStart)
-			buf = strconv.AppendInt(buf, int64(c.cut), 10)
-			buf = appendXMLText(buf, cutMarkerEnd)
-			buf = append(buf, `</t></is></c>`...)
-			continue
-		}
-		style, formula := 0, ""
-		if c, ok := v.(excelize.Cell); ok {
-			style, formula, v = c.StyleID, c.Formula, c.Value
-		}
-		if v == nil && formula == "" {
-			if style == 0 {
-				continue
-			}
-		}
 		buf = append(buf, `<c r="`...)
 		buf = append(buf, colNames[i]...)
 		buf = append(buf, rs...)
 		buf = append(buf, '"')
-		if style != 0 {
+		if c.style != 0 {
 			buf = append(buf, ` s="`...)
-			buf = strconv.AppendInt(buf, int64(style), 10)
+			buf = strconv.AppendInt(buf, int64(c.style), 10)
 			buf = append(buf, '"')
 		}
-		if formula != "" {
-			// The formula's cached value is a string (links show a label).
-			buf = append(buf, ` t="str"><f>`...)
-			buf = appendXMLText(buf, formula)
-			buf = append(buf, `</f><v>`...)
-			if s, ok := v.(string); ok {
-				buf = appendXMLText(buf, s)
-			}
-			buf = append(buf, `</v></c>`...)
-			continue
-		}
-		switch x := v.(type) {
-		case nil:
+		switch c.kind {
+		case cellEmpty:
 			buf = append(buf, `/>`...)
-		case string:
-			buf = appendInlineString(buf, x)
-		case float64:
-			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return buf, fmt.Errorf("row %d column %s: %v is not a number a cell can hold", row, colNames[i], x)
+		case cellText:
+			buf = appendInlineString(buf, c.str)
+		case cellCut:
+			// Head and marker, as appendInlineString writes head+marker.
+			buf = append(buf, ` t="inlineStr"><is><t`...)
+			if c.str == "" || isSpace(c.str[0]) {
+				// The marker starts with a line feed.
+				buf = append(buf, ` xml:space="preserve"`...)
+			}
+			buf = append(buf, '>')
+			buf = appendXMLText(buf, c.str)
+			buf = appendXMLText(buf, cutMarkerStart)
+			buf = strconv.AppendInt(buf, int64(c.num), 10)
+			buf = appendXMLText(buf, cutMarkerEnd)
+			buf = append(buf, `</t></is></c>`...)
+		case cellNumber:
+			if math.IsNaN(c.num) || math.IsInf(c.num, 0) {
+				return buf, fmt.Errorf("row %d column %s: %v is not a number a cell can hold", row, colNames[i], c.num)
 			}
 			buf = append(buf, `><v>`...)
-			buf = strconv.AppendFloat(buf, x, 'f', -1, 64)
+			buf = strconv.AppendFloat(buf, c.num, 'f', -1, 64)
 			buf = append(buf, `</v></c>`...)
-		case int:
-			buf = append(buf, `><v>`...)
-			buf = strconv.AppendInt(buf, int64(x), 10)
-			buf = append(buf, `</v></c>`...)
-		case int64:
-			buf = append(buf, `><v>`...)
-			buf = strconv.AppendInt(buf, x, 10)
-			buf = append(buf, `</v></c>`...)
-		case bool:
-			buf = append(buf, ` t="b"><v>`...)
-			if x {
-				buf = append(buf, '1')
-			} else {
-				buf = append(buf, '0')
-			}
+		case cellLink:
+			// HYPERLINK("#'sheet'!A<row>","label"), quotes doubled; the
+			// cached value is the label.
+			buf = append(buf, ` t="str"><f>HYPERLINK("#'`...)
+			buf = appendXMLText(buf, doubled(c.sheet, "'"))
+			buf = append(buf, `'!A`...)
+			buf = strconv.AppendInt(buf, int64(c.num), 10)
+			buf = append(buf, `","`...)
+			buf = appendXMLText(buf, doubled(c.str, `"`))
+			buf = append(buf, `")</f><v>`...)
+			buf = appendXMLText(buf, c.str)
 			buf = append(buf, `</v></c>`...)
 		default:
-			return buf, fmt.Errorf("row %d column %s: a %T cannot be written", row, colNames[i], v)
+			return buf, fmt.Errorf("row %d column %s: a cell of kind %d cannot be written", row, colNames[i], c.kind)
 		}
 	}
 	return append(buf, `</row>`...), nil
+}
+
+// doubled is s with each quote doubled, as a formula's string holds it.
+func doubled(s, quote string) string {
+	if !strings.Contains(s, quote) {
+		return s
+	}
+	return strings.ReplaceAll(s, quote, quote+quote)
 }
 
 // appendInlineString appends the rest of a cell holding s as an inline

@@ -10,6 +10,7 @@ import (
 	"hash/crc32"
 	"io"
 	"iter"
+	"math"
 	"math/rand/v2"
 	"regexp"
 	"slices"
@@ -18,8 +19,6 @@ import (
 	"testing"
 	"unicode/utf16"
 	"unicode/utf8"
-
-	"github.com/xuri/excelize/v2"
 )
 
 func TestCRC32Combine(t *testing.T) {
@@ -62,15 +61,16 @@ func TestAppendXMLText(t *testing.T) {
 }
 
 func TestAppendRow(t *testing.T) {
-	row, err := appendRow(nil, 7, []any{
-		"=HYPERLINK(\"http://x\",\"y\")",
-		nil,
-		excelize.Cell{StyleID: 3, Value: 46240.5},
-		excelize.Cell{StyleID: 5, Formula: `HYPERLINK("#'Bookings'!A2","ACH-1")`, Value: "ACH-1"},
-		" padded ",
-		42,
-		true,
-		excelize.Cell{StyleID: 2},
+	row, err := appendRow(nil, 7, []cell{
+		textCell("=HYPERLINK(\"http://x\",\"y\")"),
+		{},
+		{kind: cellNumber, style: 3, num: 46240.5},
+		link("Bookings", 2, "ACH-1", 5),
+		textCell(" padded "),
+		{kind: cellNumber, num: 42},
+		link("It's (2)", 9, `say "hi" & <go>`, 5),
+		{style: 2},
+		{kind: cellCut, style: 4, str: " head", num: 1234},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -81,14 +81,17 @@ func TestAppendRow(t *testing.T) {
 		`<c r="D7" s="5" t="str"><f>HYPERLINK("#'Bookings'!A2","ACH-1")</f><v>ACH-1</v></c>` +
 		`<c r="E7" t="inlineStr"><is><t xml:space="preserve"> padded </t></is></c>` +
 		`<c r="F7"><v>42</v></c>` +
-		`<c r="G7" t="b"><v>1</v></c>` +
+		`<c r="G7" s="5" t="str"><f>HYPERLINK("#'It''s (2)'!A9","say ""hi"" &amp; &lt;go&gt;")</f><v>say "hi" &amp; &lt;go&gt;</v></c>` +
 		`<c r="H7" s="2"/>` +
+		`<c r="I7" s="4" t="inlineStr"><is><t xml:space="preserve"> head` + "\n… [cut: 1234 more characters; the full text is in the case]" + `</t></is></c>` +
 		`</row>`
 	if string(row) != want {
 		t.Errorf("row:\n got %s\nwant %s", row, want)
 	}
-	if _, err := appendRow(nil, 2, []any{struct{}{}}); err == nil {
-		t.Error("a struct cell was written")
+	for _, bad := range []cell{{kind: cellKind(99)}, {kind: cellNumber, num: math.NaN()}} {
+		if _, err := appendRow(nil, 2, []cell{bad}); err == nil {
+			t.Errorf("%+v was written", bad)
+		}
 	}
 }
 
@@ -142,7 +145,7 @@ func TestSplice(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 2; i < 4; i++ {
-		if err := r.add(i, []any{"v" + strconv.Itoa(i)}); err != nil {
+		if err := r.add(i, []cell{textCell("v" + strconv.Itoa(i))}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -3,7 +3,6 @@ package xlsx
 import (
 	"fmt"
 	"strconv"
-	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -67,7 +66,7 @@ func locate(base string, perPage, i int) (string, int) {
 }
 
 // add writes one data row, opening the next sheet when needed.
-func (s *stream) add(cells []any) error {
+func (s *stream) add(cells []cell) error {
 	if s.sw == nil || s.row > s.perPage+1 {
 		if err := s.next(); err != nil {
 			return err
@@ -247,20 +246,12 @@ func excerpt(s string, limit int) (head string, cut int) {
 
 // excerptCell is excerpt as a wrapped cell; a cut text is written head
 // then marker, not joined first (a million evidence texts are cut).
-func (w *writer) excerptCell(s string, limit int) any {
+func (w *writer) excerptCell(s string, limit int) cell {
 	head, cut := excerpt(s, limit)
 	if cut < 0 {
 		return w.wrapped(head)
 	}
-	return cutText{style: w.styles.wrap, head: head, cut: cut}
-}
-
-// cutText is a cell of text cut to fit, in style: head, then the marker
-// saying how many characters are missing (cut).
-type cutText struct {
-	style int
-	head  string
-	cut   int
+	return cell{kind: cellCut, style: w.styles.wrap, str: head, num: float64(cut)}
 }
 
 // utf16Len is the length of s in UTF-16 units (invalid UTF-8: a unit a
@@ -301,16 +292,12 @@ func asciiPrefix(s string) int {
 
 // text is outside text as a cell: always a string cell (never a formula,
 // whatever it starts with), cut to fit.
-func text(s string, limit int) any {
-	if s == "" {
-		return nil
-	}
-	return fit(s, limit)
+func text(s string, limit int) cell {
+	return textCell(fit(s, limit))
 }
 
-// link is a cell linking to a place in the workbook, showing label. The
-// formula is salvage's own; the label is quoted for it.
-func link(sheet string, row int, label string, style int) any {
-	target := fmt.Sprintf("#'%s'!A%d", strings.ReplaceAll(sheet, "'", "''"), row)
-	return excelize.Cell{StyleID: style, Formula: fmt.Sprintf(`HYPERLINK("%s","%s")`, target, strings.ReplaceAll(label, `"`, `""`)), Value: label}
+// link is a cell linking to a row of a sheet of the workbook, showing
+// label.
+func link(sheet string, row int, label string, style int32) cell {
+	return cell{kind: cellLink, style: style, num: float64(row), str: label, sheet: sheet}
 }

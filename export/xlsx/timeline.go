@@ -53,13 +53,12 @@ func (w *writer) timelineSheet(ctx context.Context, b TimelineBuilder) error {
 			}
 		}
 	}
-	err := encodeRows(ctx, ts, items, func(_ int, r timeline.Row) ([]any, [][]any, error) {
-		row := make([]any, len(timelineCols))
+	err := encodeRows(ctx, ts, items, func(_ int, r timeline.Row, row []cell) ([][]cell, error) {
 		if !r.Local.IsZero() {
 			t := r.Local
 			row[0] = w.when(&t, false)
 		}
-		row[1], row[2], row[3], row[4] = r.Type, r.Source, r.Actor, r.Action
+		row[1], row[2], row[3], row[4] = textCell(r.Type), textCell(r.Source), textCell(r.Actor), textCell(r.Action)
 		row[5] = text(redact(r.Subject), limit)
 		if r.Booking != "" {
 			if i, ok := byRef[r.Booking]; ok {
@@ -74,7 +73,7 @@ func (w *writer) timelineSheet(ctx context.Context, b TimelineBuilder) error {
 		row[9] = w.wrapped(r.Basis)
 		row[10] = w.wrapped(fit(strings.Join(r.Evidence, "\n"), limit))
 		row[11] = text(strings.Join(r.Via, ", "), limit)
-		return row, nil, nil
+		return nil, nil
 	}, nil, nil, bar)
 	if err != nil {
 		return err

@@ -257,8 +257,9 @@ type writer struct {
 }
 
 type styles struct {
-	header, dateTime, date, confidence, link, wrap int
-	money                                          map[string]int
+	header                                 int
+	dateTime, date, confidence, link, wrap int32
+	money                                  map[string]int32
 }
 
 // Write writes the workbook of c to w.
@@ -346,41 +347,44 @@ func Write(ctx context.Context, w io.Writer, c Case, opt Options) (Stats, error)
 func (w *writer) newStyles() error {
 	var err error
 	s := &w.styles
-	mk := func(st *excelize.Style) int {
+	mk := func(st *excelize.Style) int32 {
 		if err != nil {
 			return 0
 		}
 		var id int
 		id, err = w.f.NewStyle(st)
-		return id
+		return int32(id)
 	}
-	s.header = mk(&excelize.Style{Font: &excelize.Font{Bold: true}, Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"DDEBF7"}},
-		Alignment: &excelize.Alignment{Vertical: "center"}})
+	s.header = int(mk(&excelize.Style{Font: &excelize.Font{Bold: true}, Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"DDEBF7"}},
+		Alignment: &excelize.Alignment{Vertical: "center"}}))
 	fmtDT, fmtD, fmtC := "yyyy-mm-dd hh:mm", "yyyy-mm-dd", "0.00"
 	s.dateTime = mk(&excelize.Style{CustomNumFmt: &fmtDT, Alignment: &excelize.Alignment{Vertical: "top"}})
 	s.date = mk(&excelize.Style{CustomNumFmt: &fmtD, Alignment: &excelize.Alignment{Vertical: "top"}})
 	s.confidence = mk(&excelize.Style{CustomNumFmt: &fmtC, Alignment: &excelize.Alignment{Vertical: "top"}})
 	s.link = mk(&excelize.Style{Font: &excelize.Font{Color: "0563C1", Underline: "single"}, Alignment: &excelize.Alignment{Vertical: "top"}})
 	s.wrap = mk(&excelize.Style{Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}})
-	s.money = map[string]int{}
+	s.money = map[string]int32{}
 	return err
 }
 
 // moneyStyle is the number format of an amount in cur: two decimals (or
 // the currency's own) and the code.
-func (w *writer) moneyStyle(cur string) (int, error) {
+func (w *writer) moneyStyle(cur string) (int32, error) {
+	if w.sealed {
+		// The styles are all made (the first pass made one for every
+		// booking's currency, and the unnamed one): read on every core,
+		// unlocked. A currency no booking has (a record's) gets its
+		// amount with two decimals; the Currency column beside it says
+		// which.
+		if id, ok := w.styles.money[cur]; ok {
+			return id, nil
+		}
+		return w.styles.money[""], nil
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if id, ok := w.styles.money[cur]; ok {
 		return id, nil
-	}
-	if w.sealed {
-		// A currency no booking has (a record's): its amount with two
-		// decimals, the Currency column beside it says which.
-		cur = ""
-		if id, ok := w.styles.money[cur]; ok {
-			return id, nil
-		}
 	}
 	digits := Digits(cur)
 	format := "#,##0"
@@ -394,8 +398,8 @@ func (w *writer) moneyStyle(cur string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	w.styles.money[cur] = id
-	return id, nil
+	w.styles.money[cur] = int32(id)
+	return int32(id), nil
 }
 
 // Digits is the number of minor-unit digits of an ISO 4217 currency: 2
