@@ -2,7 +2,6 @@ package xlsx
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -219,7 +218,7 @@ func (w *writer) bookingRow(row []cell, i int32, b *reconcile.Booking) error {
 		}
 		key.Fields[field] = v
 	}
-	keyJSON, err := json.Marshal(key)
+	keyJSON, err := gojson.Marshal(key) // sorted keys, HTML escaped, as encoding/json
 	if err != nil {
 		return err
 	}

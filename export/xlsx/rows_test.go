@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -19,6 +20,8 @@ import (
 	"testing"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	gojson "github.com/goccy/go-json"
 )
 
 func TestCRC32Combine(t *testing.T) {
@@ -323,4 +326,27 @@ func TestIndexFind(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzKeyJSON: the hidden key column is written with go-json (quicker);
+// its bytes are encoding/json's, whatever the text (HTML, control
+// characters, invalid UTF-8, line separators).
+func FuzzKeyJSON(f *testing.F) {
+	for _, s := range []string{"a<b>&c", "bad\xff\xfeutf8", "line\u2028sep\u2029", "ctl\x01\x1f\"\\", "émoji 😀", "\xed\xa0\x80"} {
+		f.Add(s, "customer.name", false)
+	}
+	f.Fuzz(func(t *testing.T, s, field string, allDay bool) {
+		o := original{Ref: s, Fields: map[string]string{field: s, "item": "x" + s, "start": ""}, Currency: s, AllDay: allDay}
+		want, err := json.Marshal(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := gojson.Marshal(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("go-json %s\nencoding/json %s", got, want)
+		}
+	})
 }

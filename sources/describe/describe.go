@@ -6,13 +6,11 @@ package describe
 
 import (
 	"bytes"
-	"encoding/json"
-
 	"fmt"
-	gojson "github.com/goccy/go-json"
 	"strings"
 	"unsafe"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/salvagehq/salvage/evidence"
 	"github.com/salvagehq/salvage/sources/mail"
 )
@@ -77,7 +75,8 @@ func gcalText(r evidence.Record) (string, string) {
 			DisplayName string `json:"displayName"`
 		} `json:"attendees"`
 	}
-	if err := json.Unmarshal(r.Raw, &ev); err != nil {
+	// go-json: encoding/json was 1.6 s of a 250k-booking workbook's 30.
+	if err := gojson.Unmarshal(r.Raw, &ev); err != nil {
 		return r.Kind, string(r.Raw)
 	}
 	var b strings.Builder
