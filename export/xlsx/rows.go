@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"math/bits"
 	"os"
 	"strconv"
 	"strings"
@@ -299,6 +300,14 @@ var xmlPlain = func() (t [128]bool) {
 func appendXMLText(buf []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
+		// Eight bytes at a time up to the next that may not stand for
+		// itself (a workbook's text is gigabytes, mostly plain).
+		if i+8 <= len(s) {
+			if i += plainPrefix(s[i:]); i == len(s) {
+				break
+			}
+		}
+		// Then that byte (or character) by the rules.
 		b := s[i]
 		if b < utf8.RuneSelf {
 			// A '_' is only escaped before "x": snake_case runs on.
@@ -339,6 +348,48 @@ func appendXMLText(buf []byte, s string) []byte {
 		i += n
 	}
 	return append(buf, s[start:]...)
+}
+
+// load64 is the eight bytes of s at i, the first the lowest.
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// Masks of eight bytes.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// below marks (0x80) the bytes of w under n (n ≤ 0x80). A byte's mark is
+// exact up to the first non-ASCII byte; past it, a carry may blur them.
+func below(w uint64, n byte) uint64 { return ^(w + ones*uint64(0x80-n)) & highs }
+
+// equal marks the bytes of w equal to c (ASCII), exact as below's.
+func equal(w uint64, c byte) uint64 { return below(w^(ones*uint64(c)), 1) }
+
+// plainPrefix is how many bytes at the start of s surely stand for
+// themselves in XML text, taken eight at a time: it stops at a byte
+// xmlPlain does not mark, a '_' before an "x" or last of its eight (the
+// byte after is not in them), or a non-ASCII byte; the byte it stops at
+// may yet stand for itself (a '_' not before "x"): the caller looks. It
+// leaves the last bytes, fewer than eight, to the caller too.
+func plainPrefix(s string) int {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := load64(s, i)
+		bad := w & highs
+		bad |= below(w, 0x20) &^ (equal(w, '\t') | equal(w, '\n'))
+		bad |= equal(w, '&') | equal(w, '<') | equal(w, '>')
+		u := equal(w, '_')
+		bad |= equal(w, 'x')>>8&u | u&(0x80<<56)
+		if bad != 0 {
+			return i + bits.TrailingZeros64(bad)>>3
+		}
+	}
+	return i
 }
 
 // isEscapeSeq says whether s starts with "_xHHHH_".

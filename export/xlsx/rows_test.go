@@ -350,3 +350,110 @@ func FuzzKeyJSON(f *testing.F) {
 		}
 	})
 }
+
+// appendXMLTextByte is appendXMLText a byte at a time, as it was before
+// it took eight plain bytes at once: the reference FuzzAppendXMLTextWords
+// holds it to.
+func appendXMLTextByte(buf []byte, s string) []byte {
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if xmlPlain[b] || b == '_' && (i+1 == len(s) || s[i+1] != 'x') {
+				i++
+				continue
+			}
+			buf = append(buf, s[start:i]...)
+			switch b {
+			case '&':
+				buf = append(buf, "&amp;"...)
+			case '<':
+				buf = append(buf, "&lt;"...)
+			case '>':
+				buf = append(buf, "&gt;"...)
+			case '\r':
+				buf = append(buf, "&#xD;"...)
+			case '_':
+				if isEscapeSeq(s[i:]) {
+					buf = append(buf, "_x005F"...)
+				}
+				buf = append(buf, '_')
+			default:
+				buf = append(buf, "\uFFFD"...)
+			}
+			i++
+			start = i
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && n == 1) || r == 0xFFFE || r == 0xFFFF {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, "\uFFFD"...)
+			i += n
+			start = i
+			continue
+		}
+		i += n
+	}
+	return append(buf, s[start:]...)
+}
+
+// FuzzAppendXMLTextWords: taking eight plain bytes at once writes what a
+// byte at a time writes.
+func FuzzAppendXMLTextWords(f *testing.F) {
+	for _, s := range []string{
+		"plain words and more plain words\n\tindented",
+		`{"amount_captured": 35541, "_x0041_": "a_xb", "x_": "<&>"}`,
+		"0123456_x0041_ 01234567_", "1234567_x", "Ação ☃ \xff\xfe \r\n \x00\x1f\x7f _x00",
+		"\uFFFE\uFFFF abcdefgh",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := appendXMLText(nil, s), appendXMLTextByte(nil, s); !bytes.Equal(got, want) {
+			t.Errorf("appendXMLText(%q)\n = %q\nwant %q", s, got, want)
+		}
+	})
+}
+
+// TestPlainPrefix checks the eight-byte test against xmlPlain for every
+// byte in every place, among plain bytes and among others.
+func TestPlainPrefix(t *testing.T) {
+	for _, base := range []string{"abcdefgh", "a\xc3\xa7\x00b<_x", "\x80\xff\x7f\x00\x80\xff\x7f\x00"} {
+		for pos := range 8 {
+			for b := range 256 {
+				w := []byte(base)
+				w[pos] = byte(b)
+				want := 8
+				for k, c := range w {
+					if c >= utf8.RuneSelf || !xmlPlain[c] && (c != '_' || k == 7 || w[k+1] == 'x') {
+						want = k
+						break
+					}
+				}
+				// Early is allowed next to a non-ASCII byte (the caller
+				// looks at the byte), late never is.
+				ascii := !slices.ContainsFunc(w, func(c byte) bool { return c >= utf8.RuneSelf })
+				if got := plainPrefix(string(w)); got > want || ascii && got != want {
+					t.Errorf("plainPrefix(%q) = %d, want %d", w, got, want)
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkAppendXMLText(b *testing.B) {
+	text := strings.Repeat(`      "billing_details": {
+        "address": {
+          "city": "Faro",
+          "line1": "Rua de Santo António 49",
+          "postal_code": "8000-150",
+        },
+        "email": "s.mendes@sapo.example",
+`, 40)
+	b.SetBytes(int64(len(text)))
+	var buf []byte
+	for b.Loop() {
+		buf = appendXMLText(buf[:0], text)
+	}
+}

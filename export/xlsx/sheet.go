@@ -281,7 +281,7 @@ func utf16Len(s string) int {
 func asciiPrefix(s string) int {
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
-		if s[i]|s[i+1]|s[i+2]|s[i+3]|s[i+4]|s[i+5]|s[i+6]|s[i+7] >= utf8.RuneSelf {
+		if load64(s, i)&highs != 0 {
 			break
 		}
 	}
