@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 )
@@ -215,6 +216,34 @@ func TestVersions(t *testing.T) {
 	}
 	if n, err := s.Versions(ctx); n != st.AllVersions() || n != 134 || err != nil {
 		t.Errorf("Versions = %d, %v; Stats: %d", n, err, st.AllVersions())
+	}
+}
+
+// NewestVersions names the records with more than one version, each with
+// its newest, as reading them all finds.
+func TestNewestVersions(t *testing.T) {
+	ctx := context.Background()
+	if m, err := newStore(t).NewestVersions(ctx); len(m) != 0 || err != nil {
+		t.Errorf("empty case: %v, %v", m, err)
+	}
+	s := manyRecords(t, 100)
+	want := map[string]int{}
+	count := map[string]int{}
+	for r, err := range s.Records(ctx, Query{AllVersions: true, Lean: true, InStoreOrder: true}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		count[r.ID]++
+		want[r.ID] = max(want[r.ID], r.Version)
+	}
+	for id, n := range count {
+		if n == 1 {
+			delete(want, id)
+		}
+	}
+	got, err := s.NewestVersions(ctx)
+	if err != nil || !maps.Equal(got, want) || len(got) != 34 {
+		t.Errorf("NewestVersions = %v, %v; want the %d of %v", got, err, len(want), want)
 	}
 }
 

@@ -52,6 +52,13 @@ type Options struct {
 	// calendar entry is then made into events as soon as the next one
 	// begins, instead of every entry being kept to the end.
 	GroupedByID bool
+	// Newest, for records that do not come grouped by id (in the order a
+	// store holds them, each id's versions oldest first), is the newest
+	// version of each record that has more than one
+	// (evidence.Store.NewestVersions; StoreOptions fills it in): a
+	// calendar entry is then made into events once its newest version is
+	// read, instead of every entry being kept to the end. Nil keeps them.
+	Newest map[string]int
 }
 
 // Known finds the records a caller keeps (the review workbook's index of

@@ -38,6 +38,14 @@ func (b *builder) calendarVersion(r *evidence.Record) {
 		b.calVersions = append(b.calVersions, v)
 		return
 	}
+	if b.opts.Newest != nil && r.Version >= b.opts.Newest[r.ID] {
+		// The entry's last version (a record Newest does not name has
+		// one): the entry is complete.
+		vs := append(b.cal[r.ID], v)
+		delete(b.cal, r.ID)
+		b.calendarEntry(r.ID, vs)
+		return
+	}
 	b.cal[r.ID] = append(b.cal[r.ID], v)
 }
 

@@ -329,9 +329,10 @@ func TestScenarioData(t *testing.T) {
 
 // TestRecordOrderDoesNotMatter builds the scenario's timeline from its
 // records in id order and in shuffled orders (each record's versions kept
-// together, in order), half of them with Options.GroupedByID: every format
-// is the same as FromStore's, which reads them in the order they were
-// stored.
+// together, in order), half of them with Options.GroupedByID, one without
+// Options.Newest: every format is the same as FromStore's, which reads
+// them in the order they were stored, knowing each record's newest
+// version.
 func TestRecordOrderDoesNotMatter(t *testing.T) {
 	ctx := context.Background()
 	s := scenarioCase(t)
@@ -366,8 +367,12 @@ func TestRecordOrderDoesNotMatter(t *testing.T) {
 			}
 		}
 		o := opts
-		// Shuffled by id, each id's versions together: also as grouped.
+		// Shuffled by id, each id's versions together: also as grouped,
+		// and without knowing which version is each record's newest.
 		o.GroupedByID = seed%2 == 1
+		if seed == 2 {
+			o.Newest = nil
+		}
 		tl, err := Build(ctx, records, o)
 		if err != nil {
 			t.Fatal(err)
