@@ -108,6 +108,16 @@ func (x *bookingIndex) find(id string) (int, bool) {
 // Find is the number of used record id. The timeline asks in id order,
 // so it looks first just after the last one found (one goroutine only).
 func (x *bookingIndex) Find(id string) (int, bool) {
+	// The last one found again (another version), or the one after it:
+	// an equality each, not a search. (x.next is the first of its id, so
+	// the one after it, if it is id, is the first of id.)
+	if x.next < len(x.used) && string(x.idAt(x.next)) == id {
+		return x.next, true
+	}
+	if j := x.next + 1; j < len(x.used) && string(x.idAt(j)) == id {
+		x.next = j
+		return j, true
+	}
 	from := x.next
 	if from >= len(x.used) || compareID(x.idAt(from), id) > 0 {
 		from = 0 // before the last one found: search it all
