@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // storeOf is a new store holding the records of batches, each committed
@@ -298,5 +301,73 @@ func TestReleaseRaw(t *testing.T) {
 			t.Errorf("newRaw(%d) has %d bytes", n, len(b))
 		}
 		ReleaseRaw(b)
+	}
+}
+
+// A lean read gives what a full read gives of a record, whatever its
+// kind and zone hold (they are not packed) and whenever it happened
+// (before 1970: a negative time), or when nobody knows.
+func TestLeanReadAsFull(t *testing.T) {
+	ctx := context.Background()
+	a := rec("stripe:pi_1", "api", `{"id":"pi_1"}`)
+	a.Kind, a.Zone = "odd\x1fkind|", "Zone\x1f/With"
+	a.OccurredAt = time.Date(1965, 3, 1, 12, 0, 0, 123, time.UTC)
+	b := rec("stripe:pi_2", "file", `{"id":"pi_2"}`)
+	b.OccurredAt = time.Time{}
+	s := storeOf(t, []Record{a, b}, []Record{func() Record { r := rec("stripe:pi_2", "file", `{"id":"pi_2","v":2}`); return r }()})
+	full := map[string]Record{}
+	for r, err := range s.Records(ctx, Query{AllVersions: true, WithRaw: true, Readable: true}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		full[fmt.Sprint(r.ID, r.Version)] = r
+	}
+	for _, q := range []Query{{AllVersions: true, Lean: true}, {AllVersions: true, Lean: true, WithRaw: true}, {AllVersions: true, Lean: true, Readable: true, InStoreOrder: true}} {
+		n := 0
+		for r, err := range s.Records(ctx, q) {
+			if err != nil {
+				t.Fatalf("%+v: %v", q, err)
+			}
+			n++
+			want := full[fmt.Sprint(r.ID, r.Version)]
+			if r.Source != want.Source || r.Via != want.Via || r.Kind != want.Kind || r.Zone != want.Zone ||
+				!r.OccurredAt.Equal(want.OccurredAt) || r.OccurredAt.IsZero() != want.OccurredAt.IsZero() ||
+				q.WithRaw && string(r.Raw) != string(want.Raw) || !reflect.DeepEqual(r.Facts, want.Facts) {
+				t.Errorf("%+v: %s v%d\n got %+v\nwant %+v", q, r.ID, r.Version, r, want)
+			}
+		}
+		if n != 3 {
+			t.Errorf("%+v: %d records, want 3", q, n)
+		}
+	}
+}
+
+func TestUnpackLean(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"stripe\x1fapi\x1f2\x1f-123", 4, ""},
+		{"stripe\x1fapi\x1f2\x1f", 4, ""},
+		{"stripe\x1fapi\x1f2", 4, "3 fields"},
+		{"stripe\x1fa\x1fpi\x1f2\x1f1", 4, "more than 4 fields"},
+		{"stripe\x1fapi\x1f2\x1f5\x1fjob-1.pack\x1f0\x1f10\x1f0", 8, ""},
+	} {
+		fields := make([][]byte, tc.n)
+		err := unpackFields([]byte(tc.in), fields)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("unpackFields(%q, %d) = %v, want %q", tc.in, tc.n, err, tc.want)
+		}
+	}
+	for in, want := range map[string]int64{"0": 0, "-1": -1, "9223372036854775807": math.MaxInt64, "-9223372036854775808": math.MinInt64, "1765": 1765} {
+		if got, err := atoi([]byte(in)); got != want || err != nil {
+			t.Errorf("atoi(%q) = %d, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "-", "1a", "12345678901234567890", "1 "} {
+		if _, err := atoi([]byte(in)); err == nil {
+			t.Errorf("atoi(%q) did not fail", in)
+		}
 	}
 }

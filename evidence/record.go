@@ -236,6 +236,9 @@ func (r *Record) Validate() error {
 	if r.Via == "" {
 		return fmt.Errorf("record %s: no via", r.ID)
 	}
+	if strings.ContainsFunc(r.Via, unicode.IsControl) { // a lean read packs it (leanPacked)
+		return fmt.Errorf("record %s: via %q holds a control character", r.ID, r.Via)
+	}
 	if r.Kind == "" {
 		return fmt.Errorf("record %s: no kind", r.ID)
 	}
