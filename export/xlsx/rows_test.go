@@ -457,3 +457,24 @@ func BenchmarkAppendXMLText(b *testing.B) {
 		buf = appendXMLText(buf[:0], text)
 	}
 }
+
+// sortedByID sorts like one sort of it all, by id then booking, however
+// many records and however the halves fall.
+func TestSortedByID(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 1, 5, 4095, 4096, 10001} {
+		var arena []byte
+		var u []used
+		for i := range n {
+			id := fmt.Sprintf("rec:%d", rng.IntN(n/2+1)) // many used twice
+			off := uint32(len(arena))
+			arena = append(arena, id...)
+			u = append(u, used{off: off, end: uint32(len(arena)), booking: int32(i)})
+		}
+		want := slices.Clone(u)
+		slices.SortStableFunc(want, func(a, b used) int { return bytes.Compare(arena[a.off:a.end], arena[b.off:b.end]) })
+		if got := sortedByID(u, arena); !slices.Equal(got, want) {
+			t.Errorf("%d records: not sorted by id then booking", n)
+		}
+	}
+}

@@ -21,6 +21,7 @@ package xlsx
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -28,6 +29,7 @@ import (
 	"maps"
 	"math"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -481,11 +483,43 @@ func (w *writer) scan(ctx context.Context) error {
 			}
 		}
 	}
-	slices.SortFunc(w.evidence, func(a, b used) int { return bytes.Compare(w.ids[a.off:a.end], w.ids[b.off:b.end]) })
 	// The index lives until the timeline has read every record: no room
-	// left over from growing it.
-	w.ids, w.evidence, w.refs = slices.Clone(w.ids), slices.Clone(w.evidence), slices.Clone(w.refs)
+	// left over from growing it (sortedByID makes a new slice).
+	w.evidence = sortedByID(w.evidence, w.ids)
+	w.ids, w.refs = slices.Clone(w.ids), slices.Clone(w.refs)
 	return nil
+}
+
+// sortedByID is u sorted by id (ids is their arena), a record used twice
+// in booking order, in a new slice: its halves sorted on two cores, then
+// merged (1.57 M ids took a second on one).
+func sortedByID(u []used, ids []byte) []used {
+	compare := func(a, b used) int {
+		return cmp.Or(bytes.Compare(ids[a.off:a.end], ids[b.off:b.end]), cmp.Compare(a.booking, b.booking))
+	}
+	out := make([]used, len(u))
+	if len(u) < 1<<12 || runtime.GOMAXPROCS(0) < 2 {
+		copy(out, u)
+		slices.SortFunc(out, compare)
+		return out
+	}
+	left, right := u[:len(u)/2], u[len(u)/2:]
+	var wg sync.WaitGroup
+	wg.Go(func() { slices.SortFunc(left, compare) })
+	slices.SortFunc(right, compare)
+	wg.Wait()
+	k := 0
+	for len(left) > 0 && len(right) > 0 {
+		if compare(left[0], right[0]) <= 0 {
+			out[k], left = left[0], left[1:]
+		} else {
+			out[k], right = right[0], right[1:]
+		}
+		k++
+	}
+	k += copy(out[k:], left)
+	copy(out[k:], right)
+	return out
 }
 
 func (w *writer) widen(col int, s string) {
