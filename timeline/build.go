@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/salvagehq/salvage/evidence"
+	"github.com/salvagehq/salvage/internal/psort"
 )
 
 // Options say how to build a timeline.
@@ -626,14 +627,16 @@ func (b *builder) order(f Filter) []int32 {
 		}
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(x, y key) int {
+	// On two cores: a million events took half a second on one, with
+	// every row of the timeline waiting for it.
+	keys = psort.Sorted(keys, func(x, y key) int {
 		if c := cmp.Or(cmp.Compare(x.sec, y.sec), cmp.Compare(x.nsec, y.nsec), cmp.Compare(x.src, y.src)); c != 0 {
 			return c
 		}
 		ex, ey := b.events.at(int(x.i)), b.events.at(int(y.i))
 		wx, wy := b.wits.at(int(ex.first)), b.wits.at(int(ey.first))
 		return cmp.Or(strings.Compare(b.witID(wx), b.witID(wy)), cmp.Compare(wx.version, wy.version),
-			strings.Compare(b.atoms.name(ex.action), b.atoms.name(ey.action)))
+			strings.Compare(b.atoms.name(ex.action), b.atoms.name(ey.action)), cmp.Compare(x.i, y.i))
 	})
 	order := make([]int32, len(keys))
 	for k, key := range keys {

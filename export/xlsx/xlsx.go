@@ -29,7 +29,6 @@ import (
 	"maps"
 	"math"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -38,6 +37,7 @@ import (
 
 	gojson "github.com/goccy/go-json"
 	"github.com/salvagehq/salvage/evidence"
+	"github.com/salvagehq/salvage/internal/psort"
 	"github.com/salvagehq/salvage/reconcile"
 	"github.com/salvagehq/salvage/sources/describe"
 	"github.com/salvagehq/salvage/timeline"
@@ -491,35 +491,12 @@ func (w *writer) scan(ctx context.Context) error {
 }
 
 // sortedByID is u sorted by id (ids is their arena), a record used twice
-// in booking order, in a new slice: its halves sorted on two cores, then
-// merged (1.57 M ids took a second on one).
+// in booking order, in a new slice, on two cores (1.57 M ids took a second
+// on one).
 func sortedByID(u []used, ids []byte) []used {
-	compare := func(a, b used) int {
+	return psort.Sorted(u, func(a, b used) int {
 		return cmp.Or(bytes.Compare(ids[a.off:a.end], ids[b.off:b.end]), cmp.Compare(a.booking, b.booking))
-	}
-	out := make([]used, len(u))
-	if len(u) < 1<<12 || runtime.GOMAXPROCS(0) < 2 {
-		copy(out, u)
-		slices.SortFunc(out, compare)
-		return out
-	}
-	left, right := u[:len(u)/2], u[len(u)/2:]
-	var wg sync.WaitGroup
-	wg.Go(func() { slices.SortFunc(left, compare) })
-	slices.SortFunc(right, compare)
-	wg.Wait()
-	k := 0
-	for len(left) > 0 && len(right) > 0 {
-		if compare(left[0], right[0]) <= 0 {
-			out[k], left = left[0], left[1:]
-		} else {
-			out[k], right = right[0], right[1:]
-		}
-		k++
-	}
-	k += copy(out[k:], left)
-	copy(out[k:], right)
-	return out
+	})
 }
 
 func (w *writer) widen(col int, s string) {
