@@ -1,6 +1,7 @@
 package xlsx
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"hash/crc32"
@@ -31,7 +32,8 @@ import (
 type sheetRows struct {
 	marker string
 	file   *os.File
-	fw     *flate.Writer
+	bw     *bufio.Writer // to file
+	fw     *flate.Writer // to bw
 	crc    uint32
 	size   int64 // uncompressed bytes
 	buf    []byte
@@ -55,13 +57,16 @@ func (rs *rowSet) open(marker string) (*sheetRows, error) {
 	if err != nil {
 		return nil, err
 	}
-	fw, err := flate.NewWriter(f, flate.BestSpeed)
+	// The compressor writes a few hundred bytes at a time: a system call
+	// each was 0.6 s of CPU for a 284 MB workbook.
+	bw := bufio.NewWriterSize(f, 1<<20)
+	fw, err := flate.NewWriter(bw, flate.BestSpeed)
 	if err != nil {
 		f.Close()
 		os.Remove(f.Name())
 		return nil, err
 	}
-	r := &sheetRows{marker: marker, file: f, fw: fw,
+	r := &sheetRows{marker: marker, file: f, bw: bw, fw: fw,
 		full: make(chan []byte, 2), free: make(chan []byte, 3), done: make(chan error, 1)}
 	for range 2 {
 		r.free <- make([]byte, 0, rowFlush+64<<10)
@@ -87,6 +92,12 @@ func (r *sheetRows) compress(full <-chan []byte) {
 	if err == nil {
 		err = r.fw.Flush()
 	}
+	if err == nil {
+		err = r.bw.Flush()
+	}
+	// The compressor's tables and buffers are not kept until the archive
+	// is written: a few MB a sheet.
+	r.fw, r.bw = nil, nil
 	r.done <- err
 }
 
@@ -145,7 +156,9 @@ func (r *sheetRows) stop() error {
 	}
 	close(r.full)
 	r.full = nil
-	return <-r.done
+	err := <-r.done
+	r.free = nil // the buffers it handed back
+	return err
 }
 
 // colNames are the column letters of the first columns.
