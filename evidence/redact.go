@@ -292,7 +292,7 @@ const (
 func newMatcher(vals []string) *matcher {
 	m := &matcher{vals: vals, grams: make(map[uint32][]gramRef, len(vals)*sampleStep)}
 	slices.SortFunc(m.vals, func(a, b string) int { return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b)) })
-	bitsLog := uint(13)
+	bitsLog := uint(9) // 64 bytes: a text's one or two secrets are common
 	for 1<<bitsLog < 64*sampleStep*len(vals) && bitsLog < 18 {
 		bitsLog++
 	}
