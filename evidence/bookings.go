@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -124,6 +125,14 @@ func insertSQL(rows int) string {
 // they were stored; none if no run has stored any. The store's one
 // connection is busy until the iteration ends.
 func (s *Store) Bookings(ctx context.Context) iter.Seq2[StoredBooking, error] {
+	return s.BookingsKept(ctx, nil)
+}
+
+// BookingsKept is Bookings, but the JSON of the i-th booking (from 0) is
+// only copied out of the driver when keep(i) says so, nil otherwise: a
+// reader of a few of them (the review workbook reads them twice, a half
+// at a time) does not copy them all.
+func (s *Store) BookingsKept(ctx context.Context, keep func(i int) bool) iter.Seq2[StoredBooking, error] {
 	return func(yield func(StoredBooking, error) bool) {
 		rows, err := s.db.QueryContext(ctx, `SELECT ref, json FROM bookings ORDER BY seq`)
 		if err != nil {
@@ -131,11 +140,15 @@ func (s *Store) Bookings(ctx context.Context) iter.Seq2[StoredBooking, error] {
 			return
 		}
 		defer rows.Close()
-		for rows.Next() {
+		var raw sql.RawBytes
+		for i := 0; rows.Next(); i++ {
 			var b StoredBooking
-			if err := rows.Scan(&b.Ref, &b.JSON); err != nil {
+			if err := rows.Scan(&b.Ref, &raw); err != nil {
 				yield(StoredBooking{}, fmt.Errorf("read bookings: %w", err))
 				return
+			}
+			if keep == nil || keep(i) {
+				b.JSON = bytes.Clone(raw)
 			}
 			if !yield(b, nil) {
 				return

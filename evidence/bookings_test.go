@@ -242,3 +242,33 @@ func BenchmarkReplaceBookings1KB(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "bookings/s")
 }
+
+// BookingsKept copies out only the JSON of the bookings kept; the others
+// come with their reference and no JSON, in the same order; kept JSON
+// stays whole after the read goes on.
+func TestBookingsKept(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	bs := storedBookings("ACH", 1000)
+	if _, err := s.ReplaceBookings(ctx, ReconcileRun{}, bs); err != nil {
+		t.Fatal(err)
+	}
+	var got []StoredBooking
+	for b, err := range s.BookingsKept(ctx, func(i int) bool { return i%3 == 1 }) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, b)
+	}
+	if len(got) != len(bs) {
+		t.Fatalf("%d bookings, want %d", len(got), len(bs))
+	}
+	for i, b := range got {
+		if b.Ref != bs[i].Ref {
+			t.Fatalf("booking %d is %s, want %s", i, b.Ref, bs[i].Ref)
+		}
+		if kept := i%3 == 1; kept != (b.JSON != nil) || kept && string(b.JSON) != string(bs[i].JSON) {
+			t.Fatalf("booking %d (kept %v): JSON %q, want %q", i, kept, b.JSON, bs[i].JSON)
+		}
+	}
+}

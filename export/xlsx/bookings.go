@@ -155,7 +155,9 @@ func (w *writer) bookings(ctx context.Context) error {
 	items := func(yield func(item, error) bool) {
 		for _, first := range []bool{true, false} {
 			i := -1
-			for raw, err := range w.c.Bookings() {
+			// Only this pass's bookings are copied out of the store.
+			keep := func(i int) bool { return i < w.n && w.review[i] == first }
+			for raw, err := range w.c.Bookings(keep) {
 				if err != nil {
 					yield(item{}, err)
 					return

@@ -97,9 +97,10 @@ type Case struct {
 	Zone    *time.Location
 	Summary Summary
 	// Bookings yields each booking's JSON (reconcile.Booking) in the
-	// reconciler's order. It is called three times and must yield the
-	// same bookings each time.
-	Bookings func() iter.Seq2[[]byte, error]
+	// reconciler's order; nil for the i-th (from 0) when keep, if set,
+	// refuses it. It is called three times and must yield the same
+	// bookings each time.
+	Bookings func(keep func(i int) bool) iter.Seq2[[]byte, error]
 	// Records yields every version of every record of the case, ordered
 	// by id (byte order) then version, each with what a person reads of
 	// it (Record.Readable) where the case holds that, else its raw bytes,
@@ -131,9 +132,9 @@ type Case struct {
 func FromStore(ctx context.Context, s *evidence.Store) Case {
 	return Case{
 		Zone: s.Config().Location(),
-		Bookings: func() iter.Seq2[[]byte, error] {
+		Bookings: func(keep func(int) bool) iter.Seq2[[]byte, error] {
 			return func(yield func([]byte, error) bool) {
-				for b, err := range s.Bookings(ctx) {
+				for b, err := range s.BookingsKept(ctx, keep) {
 					if !yield(b.JSON, err) {
 						return
 					}
@@ -433,7 +434,7 @@ func Digits(cur string) int {
 func (w *writer) scan(ctx context.Context) error {
 	currencies := map[string]bool{}
 	// Bookings are read on one goroutine and decoded on every core.
-	decoded := decodeAll(ctx, w.c.Bookings(), func(i int, raw []byte) (light, error) {
+	decoded := decodeAll(ctx, w.c.Bookings(nil), func(i int, raw []byte) (light, error) {
 		var b light
 		if err := gojson.Unmarshal(raw, &b); err != nil {
 			return b, fmt.Errorf("booking %d: %w", i+1, err)

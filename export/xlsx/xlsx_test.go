@@ -89,9 +89,12 @@ func testCase(t testing.TB) Case {
 		Summary: Summary{Reconciled: *ptime("2026-11-20T10:00:00Z"), Since: *ptime("2026-08-20T02:00:00Z"),
 			IncidentAt: *ptime("2026-11-18T14:28:32Z"), Incident: "the agent ran volumeDelete",
 			Counts: reconcile.Summary{Bookings: 3, NeedsReview: 1, Review: map[string]int{"conflict": 1}, ByStatus: map[string]int{"confirmed": 2, "changed": 1}}},
-		Bookings: func() iter.Seq2[[]byte, error] {
+		Bookings: func(keep func(int) bool) iter.Seq2[[]byte, error] {
 			return func(yield func([]byte, error) bool) {
-				for _, j := range raw {
+				for i, j := range raw {
+					if keep != nil && !keep(i) {
+						j = nil
+					}
 					if !yield(j, nil) {
 						return
 					}
