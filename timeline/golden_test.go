@@ -388,3 +388,46 @@ func TestRecordOrderDoesNotMatter(t *testing.T) {
 		}
 	}
 }
+
+// Builder.Rows makes each event as its row is given: its rows are the
+// scenario timeline's, in order, and a reader may stop early.
+func TestBuilderRowsAsTimeline(t *testing.T) {
+	ctx := context.Background()
+	s := scenarioCase(t)
+	want := slices.Collect(scenarioTimeline(t).Rows())
+	build := func() *Builder {
+		opts, err := StoreOptions(ctx, s, Options{Details: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := NewBuilder(opts)
+		for r, err := range s.Records(ctx, evidence.Query{AllVersions: true, InStoreOrder: true}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Add(&r)
+		}
+		return b
+	}
+	k := 0
+	for r := range build().Rows() {
+		if k >= len(want) {
+			t.Fatal("more rows than the timeline's")
+		}
+		w := want[k]
+		if r.Type != w.Type || !r.Time.Equal(w.Time) || r.Action != w.Action || r.Summary != w.Summary || r.Subject != w.Subject ||
+			r.Booking != w.Booking || !slices.Equal(r.Evidence, w.Evidence) || !slices.Equal(r.Via, w.Via) {
+			t.Fatalf("row %d:\n got %+v\nwant %+v", k, r, w)
+		}
+		k++
+	}
+	if k != len(want) {
+		t.Fatalf("%d rows, want %d", k, len(want))
+	}
+	n := 0
+	for range build().Rows() {
+		if n++; n == 10 {
+			break
+		}
+	}
+}
