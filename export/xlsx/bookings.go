@@ -156,7 +156,7 @@ func (w *writer) bookings(ctx context.Context) error {
 		for _, first := range []bool{true, false} {
 			i := -1
 			// Only this pass's bookings are copied out of the store.
-			keep := func(i int) bool { return i < w.n && w.review[i] == first }
+			keep := func(k int) bool { return k < w.n && w.review[k] == first }
 			for raw, err := range w.c.Bookings(keep) {
 				if err != nil {
 					yield(item{}, err)

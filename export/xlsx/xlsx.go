@@ -67,10 +67,11 @@ const liveBytes = 250
 
 // LimitMemory sets the soft memory limit for writing the workbook of a
 // case of n record versions (and GOGC 100, unless the environment sets
-// it), and returns a function that puts the previous settings back. The limit is MemoryLimit, or what stays live and
-// a fifth as much again: a limit below what must stay in memory only
-// makes the collector run flat out, and little room costs little now
-// that what stays live has nothing for the collector to mark.
+// it), and returns a function that puts the previous settings back. The
+// limit is MemoryLimit, or what stays live and a fifth as much again: a
+// limit below what must stay in memory only makes the collector run flat
+// out, and little room costs little now that what stays live has nothing
+// for the collector to mark.
 func LimitMemory(n int64) (restore func()) {
 	prev := debug.SetMemoryLimit(max(MemoryLimit, n*liveBytes*6/5))
 	// Before the timeline fills the heap, the garbage of reading the
