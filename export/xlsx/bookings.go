@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -376,11 +375,29 @@ func (w *writer) when(t *time.Time, allDay bool) cell {
 // rounding them, and a spreadsheet program that floors to the second would
 // then show 17:30 as 17:29:59.)
 func Serial(t time.Time) float64 {
-	wall := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, time.UTC)
-	v := float64(wall.Sub(excelEpoch)/time.Second) / 86400
-	digits := 15 - len(strconv.Itoa(int(v)))
-	scale := math.Pow10(digits)
+	// The wall clock's seconds since 1970, then since Excel's day 0
+	// (25,569 days before): a workbook has millions of these, and six
+	// calendar computations each (Year, Month, …) were most of their cost.
+	_, offset := t.Zone()
+	v := float64(t.Unix()+int64(offset)+excelEpochUnix) / 86400
+	scale := math.Pow10(15 - intDigits(int(v)))
 	return math.Round(v*scale) / scale
+}
+
+// excelEpochUnix is Excel's day 0, 1899-12-30, in seconds from 1970.
+const excelEpochUnix = 25569 * 86400
+
+// intDigits is len(strconv.Itoa(n)), without making the string.
+func intDigits(n int) int {
+	d := 1
+	if n < 0 {
+		d++
+		n = -n
+	}
+	for ; n >= 10; n /= 10 {
+		d++
+	}
+	return d
 }
 
 // FromSerial is the wall clock of an Excel serial number, in loc, to the

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -475,6 +476,40 @@ func TestSortedByID(t *testing.T) {
 		slices.SortStableFunc(want, func(a, b used) int { return bytes.Compare(arena[a.off:a.end], arena[b.off:b.end]) })
 		if got := sortedByID(u, arena); !slices.Equal(got, want) {
 			t.Errorf("%d records: not sorted by id then booking", n)
+		}
+	}
+}
+
+// serialByCalendar is Serial as it was: the wall clock rebuilt as a UTC
+// time, then its distance from Excel's day 0.
+func serialByCalendar(t time.Time) float64 {
+	wall := time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, time.UTC)
+	v := float64(wall.Sub(excelEpoch)/time.Second) / 86400
+	digits := 15 - len(strconv.Itoa(int(v)))
+	scale := math.Pow10(digits)
+	return math.Round(v*scale) / scale
+}
+
+// Serial gives what the calendar computation gave, to the bit, for times
+// from 1900 to 2150 in zones with odd offsets, nanoseconds and all.
+func TestSerialAsCalendar(t *testing.T) {
+	zones := []*time.Location{time.UTC, time.FixedZone("", -9*3600-30*60), time.FixedZone("", 5*3600+45*60)}
+	for _, name := range []string{"Europe/Lisbon", "America/St_Johns", "Asia/Kathmandu", "Pacific/Chatham"} {
+		if loc, err := time.LoadLocation(name); err == nil {
+			zones = append(zones, loc)
+		}
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	from, to := time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC).Unix(), time.Date(2150, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	for range 200_000 {
+		u := time.Unix(from+rng.Int64N(to-from), rng.Int64N(1e9)).In(zones[rng.IntN(len(zones))])
+		if got, want := Serial(u), serialByCalendar(u); got != want {
+			t.Fatalf("Serial(%v) = %v, want %v", u, got, want)
+		}
+	}
+	for _, n := range []int{0, 9, 10, 99, 100, 46254, -1, -9, -10, -46254} {
+		if intDigits(n) != len(strconv.Itoa(n)) {
+			t.Errorf("intDigits(%d) = %d", n, intDigits(n))
 		}
 	}
 }
