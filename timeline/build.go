@@ -56,7 +56,7 @@ type Options struct {
 	// Newest, for records that do not come grouped by id (in the order a
 	// store holds them, each id's versions oldest first), is the newest
 	// version of each record that has more than one
-	// (evidence.Store.NewestVersions; StoreOptions fills it in): a
+	// (evidence.Store.NewestVersions; StoreOptions fills it in when nil): a
 	// calendar entry is then made into events once its newest version is
 	// read, instead of every entry being kept to the end. Nil keeps them.
 	Newest map[string]int

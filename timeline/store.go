@@ -94,7 +94,7 @@ func StoreOptions(ctx context.Context, s *evidence.Store, opts Options) (Options
 	if opts.Sightings, err = sightings(ctx, s); err != nil {
 		return opts, err
 	}
-	if !opts.GroupedByID {
+	if !opts.GroupedByID && opts.Newest == nil {
 		if opts.Newest, err = s.NewestVersions(ctx); err != nil {
 			return opts, err
 		}

@@ -134,8 +134,7 @@ func (w *writer) bookings(ctx context.Context) error {
 			{Type: "formula", Criteria: fmt.Sprintf(`$%s2="yes"`, needs), Format: &highlight},
 		})
 	})
-	// The Conflicts sheet is written alongside; it is created first so
-	// that the sheets stay in reading order.
+	// The Conflicts sheet is written alongside.
 	cs := w.newStream(SheetConflicts, conflictCols, nil)
 	if err := bs.next(); err != nil {
 		return err
@@ -283,8 +282,8 @@ func (w *writer) bookingRow(row []cell, i int32, b *reconcile.Booking) error {
 	row[colCurrency] = text(b.Currency, limit)
 	row[colConfidence] = cell{kind: cellNumber, style: w.styles.confidence, num: math.Round(b.Confidence*100) / 100}
 	row[colSources] = textCell(strings.Join(b.Sources, ", "))
-	if j, ok := w.firstEvidence(b.Evidence); ok {
-		sheet, r := w.evidenceAt(j)
+	if k := w.firstRow[i]; k >= 0 && len(b.Evidence) > 0 {
+		sheet, r := w.evidenceAt(int(k))
 		row[colEvidence] = link(sheet, r, fmt.Sprintf("%d %s →", len(b.Evidence), plural(len(b.Evidence), "record", "records")), w.styles.link)
 	}
 	if d, ok := w.c.Dispositions[b.Ref]; ok {

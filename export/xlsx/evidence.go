@@ -31,17 +31,19 @@ var evidenceCols = []column{
 }
 
 // evidenceSheet writes one row per record a booking uses (its newest
-// version), in id order, each linking back to its booking. Every record
-// the case holds is read, each version added to the timeline tl (when
-// not nil).
+// version), in the order the case stored them, each linking back to its
+// booking, then a row for each the case lacks. Every record the case
+// holds is read, each version added to the timeline tl (when not nil).
+// It notes each booking's first row (w.firstRow).
 func (w *writer) evidenceSheet(ctx context.Context, tl TimelineBuilder) error {
 	es := w.newStream(SheetEvidence, evidenceCols, nil)
 	bar := w.bar("workbook: evidence", len(w.evidence))
 	defer bar.Done()
-	// An item is a row to write: the record by value (a pointer would
-	// be an allocation a row), or only its id when the case lacks it.
+	// An item is a row to write: used record u (of w.evidence), and the
+	// record by value (a pointer would be an allocation a row) when the
+	// case holds it.
 	type item struct {
-		id    string
+		u     int
 		found bool
 		r     evidence.Record
 		// once: the record has this row only, whose raw bytes go back to
@@ -49,21 +51,20 @@ func (w *writer) evidenceSheet(ctx context.Context, tl TimelineBuilder) error {
 		once bool
 	}
 	idx := w.index()
+	w.firstRow = make([]int32, w.n)
+	for i := range w.firstRow {
+		w.firstRow[i] = -1
+	}
+	written := make([]bool, len(w.evidence)) // used records with a row
 	items := func(yield func(item, error) bool) {
-		j := 0 // the next used record (w.evidence) without a row
-		// pending is the newest version read so far of a used record:
-		// its row waits until the next record shows no newer one.
-		var pending item
-		flush := func() bool {
-			// A record used twice (it should not be) gets a row per use.
-			pending.once = pending.found && (j+1 >= len(w.evidence) || string(w.idAt(j+1)) != pending.id)
-			for ; pending.found && j < len(w.evidence) && string(w.idAt(j)) == pending.id; j++ {
-				if !yield(pending, nil) {
-					return false
-				}
+		rows := 0
+		emit := func(it item) bool {
+			written[it.u] = true
+			if b := w.evidence[it.u].booking; w.firstRow[b] < 0 {
+				w.firstRow[b] = int32(rows)
 			}
-			pending = item{}
-			return true
+			rows++
+			return yield(it, nil)
 		}
 		var cur evidence.Record // one variable handed to tl, not one a record
 		for r, err := range w.c.Records(idx.has) {
@@ -75,34 +76,39 @@ func (w *writer) evidenceSheet(ctx context.Context, tl TimelineBuilder) error {
 				cur = r
 				tl.Add(&cur)
 			}
-			if pending.found && pending.id != r.ID && !flush() {
+			j, ok := idx.Find(r.ID)
+			if !ok {
+				continue
+			}
+			if r.Version < w.newest[r.ID] { // an older version: no row of its own
+				evidence.ReleaseRaw(r.Raw)
+				continue
+			}
+			if written[j] {
+				yield(item{}, fmt.Errorf("record %s: version %d comes after the version the workbook took for the newest: the case changed while the workbook was written; write it again", r.ID, r.Version))
 				return
 			}
-			// Used records the case does not hold are listed as missing.
-			for ; j < len(w.evidence) && string(w.idAt(j)) < r.ID; j++ {
-				if !yield(item{id: w.evidenceID(j)}, nil) {
+			// A record used twice (it should not be) gets a row per use.
+			end := j + 1
+			for end < len(w.evidence) && string(w.idAt(end)) == r.ID {
+				end++
+			}
+			for u := j; u < end; u++ {
+				if !emit(item{u: u, found: true, r: r, once: end-j == 1}) {
 					return
 				}
 			}
-			if j < len(w.evidence) && string(w.idAt(j)) == r.ID {
-				if pending.found { // an older version: no row of its own
-					evidence.ReleaseRaw(pending.r.Raw)
-				}
-				pending = item{id: r.ID, found: true, r: r}
-			}
 		}
-		if !flush() {
-			return
-		}
-		for ; j < len(w.evidence); j++ {
-			if !yield(item{id: w.evidenceID(j)}, nil) {
+		// Used records the case does not hold are listed as missing.
+		for u := range w.evidence {
+			if !written[u] && !emit(item{u: u}) {
 				return
 			}
 		}
 	}
 	// Describing and redacting each record: rows are built on every core.
-	err := encodeRows(ctx, es, items, func(j int, it item, row []cell) ([][]cell, error) {
-		return nil, w.evidenceRow(row, j, it.id, it.found, &it.r)
+	err := encodeRows(ctx, es, items, func(_ int, it item, row []cell) ([][]cell, error) {
+		return nil, w.evidenceRow(row, it.u, it.found, &it.r)
 	}, nil, func(it item) {
 		if it.once {
 			evidence.ReleaseRaw(it.r.Raw)
@@ -115,12 +121,17 @@ func (w *writer) evidenceSheet(ctx context.Context, tl TimelineBuilder) error {
 	return es.close()
 }
 
-// evidenceRow fills row with the j-th used record, id, r when found (the
-// case holds it).
-func (w *writer) evidenceRow(row []cell, j int, id string, found bool, r *evidence.Record) error {
-	sheet, at := w.bookingAt(w.evidence[j].booking)
+// evidenceRow fills row with used record u, r when found (the case holds
+// it).
+func (w *writer) evidenceRow(row []cell, u int, found bool, r *evidence.Record) error {
+	b := w.evidence[u].booking
+	sheet, at := w.bookingAt(b)
+	id := r.ID
+	if !found {
+		id = w.evidenceID(u)
+	}
 	row[0] = text(redact(id), w.opt.MaxCellChars)
-	row[1] = link(sheet, at, fit(redact(w.refs[w.evidence[j].booking]), 200), w.styles.link)
+	row[1] = link(sheet, at, fit(redact(w.refs[b]), 200), w.styles.link)
 	if !found {
 		row[16] = textCell("not in the case: the record was not found (imported into another case, or the case changed since the reconcile)")
 		return nil

@@ -289,9 +289,10 @@ func TestDecodeAll(t *testing.T) {
 	}
 }
 
-// TestIndexFind checks the index's Find, which looks after the last id
-// found first, against a binary search of it all, asked in order, in
-// reverse and at random, for ids it has and ids between them.
+// TestIndexFind checks the index's Find, which looks at the last id found
+// first, then in its hash table, against a binary search of the ids,
+// asked in order, in reverse and at random, for ids it has and ids
+// between them.
 func TestIndexFind(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var ids []string
@@ -300,12 +301,14 @@ func TestIndexFind(t *testing.T) {
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	x := &bookingIndex{}
+	var arena []byte
+	var u []used
 	for i, id := range ids {
-		off := uint32(len(x.ids))
-		x.ids = append(x.ids, id...)
-		x.used = append(x.used, used{off: off, end: uint32(len(x.ids)), booking: int32(i / 7)})
+		off := uint32(len(arena))
+		arena = append(arena, id...)
+		u = append(u, used{off: off, end: uint32(len(arena)), booking: int32(i / 7)})
 	}
+	x := newBookingIndex(u, arena, nil)
 	var asks []string
 	for i := range 9100 {
 		asks = append(asks, fmt.Sprintf("rec:%05d", i))
@@ -318,7 +321,7 @@ func TestIndexFind(t *testing.T) {
 	for _, order := range [][]string{asks, reversed, shuffled} {
 		for _, id := range order {
 			j, ok := x.Find(id)
-			wj, wok := x.find(id)
+			wj, wok := slices.BinarySearch(ids, id)
 			if ok != wok || ok && j != wj {
 				t.Fatalf("Find(%q) = %d, %v; want %d, %v", id, j, ok, wj, wok)
 			}
@@ -510,6 +513,40 @@ func TestSerialAsCalendar(t *testing.T) {
 	for _, n := range []int{0, 9, 10, 99, 100, 46254, -1, -9, -10, -46254} {
 		if intDigits(n) != len(strconv.Itoa(n)) {
 			t.Errorf("intDigits(%d) = %d", n, intDigits(n))
+		}
+	}
+}
+
+// The booking index finds every used id, at its first use, and no other.
+func TestBookingIndexFinds(t *testing.T) {
+	for _, n := range []int{0, 1, 3, 1000, 5000} {
+		var arena []byte
+		var u []used
+		for i := range n {
+			id := fmt.Sprintf("mail:<20261118122404.20be5b8cbf3d2475@example>-%d", i/2) // each used twice
+			off := uint32(len(arena))
+			arena = append(arena, id...)
+			u = append(u, used{off: off, end: uint32(len(arena)), booking: int32(i)})
+		}
+		u = sortedByID(u, arena)
+		x := newBookingIndex(u, arena, nil)
+		for j := range u {
+			id := string(arena[u[j].off:u[j].end])
+			first := j
+			for first > 0 && string(x.idAt(first-1)) == id {
+				first--
+			}
+			if got, ok := x.find(id); !ok || got != first {
+				t.Fatalf("%d ids: find(%s) = %d, %v; want %d", n, id, got, ok, first)
+			}
+			if got, ok := x.Find(id); !ok || got != first {
+				t.Fatalf("%d ids: Find(%s) = %d, %v; want %d", n, id, got, ok, first)
+			}
+		}
+		for _, id := range []string{"", "mail:<x>", fmt.Sprintf("mail:<20261118122404.20be5b8cbf3d2475@example>-%d", n)} {
+			if j, ok := x.Find(id); ok {
+				t.Errorf("%d ids: Find(%q) = %d, found", n, id, j)
+			}
 		}
 	}
 }

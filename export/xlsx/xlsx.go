@@ -102,14 +102,18 @@ type Case struct {
 	// refuses it. It is called three times and must yield the same
 	// bookings each time.
 	Bookings func(keep func(i int) bool) iter.Seq2[[]byte, error]
-	// Records yields every version of every record of the case, ordered
-	// by id (byte order) then version, each with what a person reads of
-	// it (Record.Readable) where the case holds that, else its raw bytes,
-	// but only when rawOf accepts its id (rawOf may be called on any
-	// goroutine). It is called once: its records make the Evidence sheet
-	// (the newest version of each record a booking uses) and the
-	// timeline.
+	// Records yields every version of every record of the case in the
+	// order the case stored them (each record's versions oldest first),
+	// each with what a person reads of it (Record.Readable) where the case
+	// holds that, else its raw bytes, but only when rawOf accepts its id
+	// (rawOf may be called on any goroutine). It is called once: its
+	// records make the Evidence sheet (the newest version of each record
+	// a booking uses, in the order they come) and the timeline.
 	Records func(rawOf func(id string) bool) iter.Seq2[evidence.Record, error]
+	// Newest is the newest version of each record Records yields more than
+	// one version of (evidence.Store.NewestVersions); nil when every
+	// record has one.
+	Newest func() (map[string]int, error)
 	// Describe gives a record's title and text as a person reads them.
 	Describe func(evidence.Record) (title, text string)
 	// Reviews are the decisions already read back, by reference: the
@@ -122,8 +126,9 @@ type Case struct {
 	// such sheet): every record Records yields is added to it, and once
 	// the Evidence sheet is written its rows are written. known is the
 	// records the bookings use and the booking that holds each (the
-	// workbook knows them already), kept until the rows are written.
-	Timeline func(known timeline.Known) (TimelineBuilder, error)
+	// workbook knows them already), kept until the rows are written;
+	// newest is what Newest gave.
+	Timeline func(known timeline.Known, newest map[string]int) (TimelineBuilder, error)
 }
 
 // FromStore is the part of a workbook's input that comes straight from a
@@ -143,12 +148,14 @@ func FromStore(ctx context.Context, s *evidence.Store) Case {
 			}
 		},
 		Records: func(rawOf func(string) bool) iter.Seq2[evidence.Record, error] {
-			return s.Records(ctx, evidence.Query{AllVersions: true, WithRaw: true, Lean: true, Readable: true, RawOf: rawOf})
+			// A read of the table from start to end: by id, each row
+			// would be a seek (a third of the read).
+			return s.Records(ctx, evidence.Query{AllVersions: true, WithRaw: true, Lean: true, Readable: true, RawOf: rawOf, InStoreOrder: true})
 		},
+		Newest:   func() (map[string]int, error) { return s.NewestVersions(ctx) },
 		Describe: describe.Text,
-		Timeline: func(known timeline.Known) (TimelineBuilder, error) {
-			// Records yields every version of an id together.
-			opts, err := timeline.StoreOptions(ctx, s, timeline.Options{Known: known, GroupedByID: true})
+		Timeline: func(known timeline.Known, newest map[string]int) (TimelineBuilder, error) {
+			opts, err := timeline.StoreOptions(ctx, s, timeline.Options{Known: known, Newest: newest})
 			if err != nil {
 				return nil, err
 			}
@@ -261,6 +268,12 @@ type writer struct {
 	refs     []string
 	evidence []used // sorted by id
 	ids      []byte // the arena of evidence ids
+	newest   map[string]int
+	idx      *bookingIndex
+
+	// from the Evidence sheet: booking index → its first evidence row
+	// (a data row index of the sheet), -1 for none
+	firstRow []int32
 	widths   map[int]int
 	perPage  int
 	stats    Stats
@@ -316,26 +329,36 @@ func Write(ctx context.Context, w io.Writer, c Case, opt Options) (Stats, error)
 	if err := wr.scan(ctx); err != nil {
 		return Stats{}, err
 	}
-	if err := f.SetSheetName("Sheet1", SheetSummary); err != nil {
+	if err := wr.sheets(); err != nil {
 		return Stats{}, err
 	}
-	if err := wr.bookings(ctx); err != nil {
-		return Stats{}, err
+	if c.Newest != nil {
+		var err error
+		if wr.newest, err = c.Newest(); err != nil {
+			return Stats{}, err
+		}
 	}
 	// The timeline is built from the records the Evidence sheet reads.
 	var tl TimelineBuilder
 	if c.Timeline != nil {
 		var err error
-		if tl, err = c.Timeline(wr.index()); err != nil {
+		if tl, err = c.Timeline(wr.index(), wr.newest); err != nil {
 			return Stats{}, fmt.Errorf("timeline: %w", err)
 		}
 	}
+	// The Evidence sheet comes first: it finds each booking's first
+	// evidence row, which the Bookings sheet links to.
 	if err := wr.evidenceSheet(ctx, tl); err != nil {
 		return Stats{}, err
 	}
 	// The timeline builder keeps the index until it is done reading.
-	wr.evidence, wr.ids = nil, nil
+	wr.evidence, wr.ids, wr.newest, wr.idx = nil, nil, nil, nil
 	if err := wr.timelineSheet(ctx, tl); err != nil {
+		return Stats{}, err
+	}
+	// The bookings are read again once the timeline's memory is free.
+	tl = nil
+	if err := wr.bookings(ctx); err != nil {
 		return Stats{}, err
 	}
 	if err := wr.summary(); err != nil {
@@ -359,6 +382,34 @@ func Write(ctx context.Context, w io.Writer, c Case, opt Options) (Stats, error)
 		return Stats{}, fmt.Errorf("write workbook: %w", err)
 	}
 	return wr.stats, nil
+}
+
+// sheets makes the sheets in reading order, the first of each stream and
+// those it is known to continue on (the Evidence sheet, written first,
+// would come before the Bookings sheet otherwise); a stream that runs
+// longer adds its next sheets after them.
+func (w *writer) sheets() error {
+	if err := w.f.SetSheetName("Sheet1", SheetSummary); err != nil {
+		return err
+	}
+	streams := []struct {
+		base string
+		rows int
+	}{{SheetBookings, w.n}, {SheetConflicts, 0}, {SheetEvidence, len(w.evidence)}}
+	if w.c.Timeline != nil {
+		streams = append(streams, struct {
+			base string
+			rows int
+		}{SheetTimeline, 0})
+	}
+	for _, st := range streams {
+		for k := range max(1, (st.rows+w.perPage-1)/w.perPage) {
+			if _, err := w.f.NewSheet(sheetName(st.base, k)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (w *writer) newStyles() error {
@@ -512,19 +563,9 @@ func (w *writer) bookingAt(i int32) (string, int) {
 	return locate(SheetBookings, w.perPage, int(w.pos[i]))
 }
 
-// evidenceAt is the sheet and row of the j-th used record.
-func (w *writer) evidenceAt(j int) (string, int) {
-	return locate(SheetEvidence, w.perPage, j)
-}
-
-// firstEvidence is the index in w.evidence of the smallest of ids.
-func (w *writer) firstEvidence(ids []string) (int, bool) {
-	if len(ids) == 0 {
-		return 0, false
-	}
-	first := slices.Min(ids)
-	j, ok := slices.BinarySearchFunc(w.evidence, first, func(u used, id string) int { return compareID(w.ids[u.off:u.end], id) })
-	return j, ok
+// evidenceAt is the sheet and row of the Evidence sheet's k-th data row.
+func (w *writer) evidenceAt(k int) (string, int) {
+	return locate(SheetEvidence, w.perPage, k)
 }
 
 // compareID compares an id in the arena with id, copying neither (a

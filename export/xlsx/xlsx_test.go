@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"reflect"
 	"slices"
@@ -34,17 +35,31 @@ func pint(v int64) *int64 { return &v }
 // testCase is a small case: three bookings (one needing review, with a
 // conflict), their records, one booking whose customer typed a formula.
 // testRecords are the records of testCase, every version, in id order.
+// testRecords are a case's records in the order it stored them: not by
+// id, each record's versions oldest first.
 func testRecords() []evidence.Record {
 	return []evidence.Record{
+		{ID: "stripe:pi_1", Source: evidence.Stripe, Via: "file", Kind: "payment_intent", Raw: []byte(`{"id":"pi_1"}`), Facts: evidence.Facts{PaidMinor: pint(24050), Currency: "EUR"}},
+		{ID: "mail:<2@x>", Version: 1, Source: evidence.Mail, Via: "mbox", Kind: "email", Raw: []byte("Subject: Change ACH-1002 (first draft)\r\n\r\nAn older version"), Facts: evidence.Facts{Ref: "ACH-1002"}},
 		{ID: "ics:abc", Source: evidence.Calendar, Via: "ics", Kind: "event", OccurredAt: *ptime("2026-08-30T10:00:00Z"), Raw: []byte("SUMMARY:ACH-1002 BMW\r\nDTSTART:20260909T083000Z\r\n"),
 			Facts: evidence.Facts{Ref: "ACH-1002", Start: ptime("2026-09-09T08:30:00Z")}},
-		{ID: "mail:<1@x>", Source: evidence.Mail, Via: "mbox", Kind: "email", Raw: []byte("Subject: Booking ACH-1001\r\n\r\nThanks Ana"), Facts: evidence.Facts{Ref: "ACH-1001", AmountMinor: pint(24050), Currency: "EUR"}},
-		{ID: "mail:<2@x>", Version: 1, Source: evidence.Mail, Via: "mbox", Kind: "email", Raw: []byte("Subject: Change ACH-1002 (first draft)\r\n\r\nAn older version"), Facts: evidence.Facts{Ref: "ACH-1002"}},
-		{ID: "mail:<2@x>", Version: 2, Source: evidence.Mail, Via: "mbox", Kind: "email", Raw: []byte("Subject: Change ACH-1002\r\n\r\nNew date; token ghp_abcdefghijklmnopqrstuvwxyz0123456789 leaked"), Facts: evidence.Facts{Ref: "ACH-1002"}},
 		{ID: "mail:<3@x>", Source: evidence.Mail, Via: "mbox", Kind: "email", Raw: []byte(`Subject: Booking ACH-1003` + "\r\n\r\n" + `=HYPERLINK("http://x","y")`), Facts: evidence.Facts{Ref: "ACH-1003"}},
-		{ID: "stripe:pi_1", Source: evidence.Stripe, Via: "file", Kind: "payment_intent", Raw: []byte(`{"id":"pi_1"}`), Facts: evidence.Facts{PaidMinor: pint(24050), Currency: "EUR"}},
+		{ID: "mail:<2@x>", Version: 2, Source: evidence.Mail, Via: "mbox", Kind: "email", Raw: []byte("Subject: Change ACH-1002\r\n\r\nNew date; token ghp_abcdefghijklmnopqrstuvwxyz0123456789 leaked"), Facts: evidence.Facts{Ref: "ACH-1002"}},
+		{ID: "mail:<1@x>", Source: evidence.Mail, Via: "mbox", Kind: "email", Raw: []byte("Subject: Booking ACH-1001\r\n\r\nThanks Ana"), Facts: evidence.Facts{Ref: "ACH-1001", AmountMinor: pint(24050), Currency: "EUR"}},
 		{ID: "transcript:s:1", Source: evidence.Transcript, Via: "claude-code", Kind: "agent-step", Raw: []byte(`{}`)},
 	}
+}
+
+// newestOf is the newest version of each of records that has several.
+func newestOf(records []evidence.Record) map[string]int {
+	n, newest := map[string]int{}, map[string]int{}
+	for _, r := range records {
+		n[r.ID]++
+		if n[r.ID] > 1 {
+			newest[r.ID] = max(newest[r.ID], r.Version)
+		}
+	}
+	return newest
 }
 
 func testCase(t testing.TB) Case {
@@ -113,6 +128,7 @@ func testCase(t testing.TB) Case {
 				}
 			}
 		},
+		Newest: func() (map[string]int, error) { return newestOf(records), nil },
 		Describe: func(r evidence.Record) (string, string) {
 			head, body, _ := strings.Cut(string(r.Raw), "\r\n\r\n")
 			return strings.TrimPrefix(head, "Subject: "), body
@@ -168,7 +184,10 @@ func TestWorkbookLayout(t *testing.T) {
 			Action: "calendar.created", Booking: "ACH-1002", Summary: "=cmd|' /C calc'!A0", Evidence: []string{"ics:abc"}},
 		{Type: "event", Source: "mail", Booking: "ACH-7777", Summary: "a booking salvage did not rebuild"},
 	}}
-	c.Timeline = func(known timeline.Known) (TimelineBuilder, error) {
+	c.Timeline = func(known timeline.Known, newest map[string]int) (TimelineBuilder, error) {
+		if !reflect.DeepEqual(newest, map[string]int{"mail:<2@x>": 2}) {
+			t.Errorf("the timeline is told the newest versions are %v", newest)
+		}
 		// The workbook says which booking holds a record, and gives its
 		// id back from its number.
 		for id, want := range map[string]string{"ics:abc": "ACH-1002", "stripe:pi_1": "ACH-1001", "mail:<9@x>": ""} {
@@ -250,16 +269,24 @@ func TestWorkbookLayout(t *testing.T) {
 	if v, _ := f.GetCellValue(SheetBookings, fmt.Sprintf("%s%d", cols[HeaderName], r3)); v != `=HYPERLINK("http://x","y")` {
 		t.Errorf("name cell %q", v)
 	}
-	// Bookings link to their first evidence row, evidence back to its booking.
-	link, _ := f.GetCellFormula(SheetBookings, fmt.Sprintf("%s%d", cols["Evidence"], r))
-	if link != `HYPERLINK("#'Evidence'!A3","2 records →")` {
-		t.Errorf("evidence link %q", link)
-	}
+	// The Evidence sheet lists the records in the order the case stored
+	// them, each used record's newest version once.
 	ev, _ := f.GetRows(SheetEvidence)
-	if ev[2][0] != "mail:<1@x>" || ev[2][1] != "ACH-1001" {
-		t.Errorf("evidence row 3: %q", ev[2])
+	var got []string
+	for _, row := range ev[1:] {
+		got = append(got, row[0]+" "+row[1])
 	}
-	back, _ := f.GetCellFormula(SheetEvidence, "B3")
+	if want := []string{"stripe:pi_1 ACH-1001", "ics:abc ACH-1002", "mail:<3@x> ACH-1003", "mail:<2@x> ACH-1002", "mail:<1@x> ACH-1001"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Evidence rows (id, booking):\n%q\nwant\n%q", got, want)
+	}
+	// Bookings link to their first evidence row, evidence back to its booking.
+	for ref, want := range map[string]string{"ACH-1001": `HYPERLINK("#'Evidence'!A2","2 records →")`, "ACH-1002": `HYPERLINK("#'Evidence'!A3","2 records →")`} {
+		r, _ := rowOf(t, f, SheetBookings, ref)
+		if link, _ := f.GetCellFormula(SheetBookings, fmt.Sprintf("%s%d", cols["Evidence"], r)); link != want {
+			t.Errorf("%s: evidence link %q, want %q", ref, link, want)
+		}
+	}
+	back, _ := f.GetCellFormula(SheetEvidence, "B2")
 	if back != fmt.Sprintf(`HYPERLINK("#'Bookings'!A%d","ACH-1001")`, r) {
 		t.Errorf("evidence → booking link %q", back)
 	}
@@ -309,7 +336,7 @@ func TestWorkbookIsDeterministic(t *testing.T) {
 
 func TestSheetsContinueAtTheRowLimit(t *testing.T) {
 	data, st := write(t, testCase(t), Options{MaxRows: 3}) // two data rows a sheet
-	want := []string{SheetSummary, SheetBookings, SheetConflicts, "Bookings (2)", SheetEvidence, "Evidence (2)", "Evidence (3)"}
+	want := []string{SheetSummary, SheetBookings, "Bookings (2)", SheetConflicts, SheetEvidence, "Evidence (2)", "Evidence (3)"}
 	if !reflect.DeepEqual(st.Sheets, want) {
 		t.Fatalf("sheets %v, want %v", st.Sheets, want)
 	}
@@ -318,14 +345,15 @@ func TestSheetsContinueAtTheRowLimit(t *testing.T) {
 	if len(rows) != 2 || rows[0][0] != HeaderRef || rows[1][0] != "ACH-1003" {
 		t.Errorf("Bookings (2): %q", rows)
 	}
-	// ACH-1003's only record is the 4th used record: Evidence (2), row 3.
+	// ACH-1003's only record is the third the case stored: Evidence (2),
+	// row 2.
 	r, cols := rowOf(t, f, "Bookings (2)", "ACH-1003")
 	link, _ := f.GetCellFormula("Bookings (2)", fmt.Sprintf("%s%d", cols["Evidence"], r))
-	if link != `HYPERLINK("#'Evidence (2)'!A3","1 record →")` {
+	if link != `HYPERLINK("#'Evidence (2)'!A2","1 record →")` {
 		t.Errorf("link %q", link)
 	}
-	if v, _ := f.GetCellValue("Evidence (2)", "A3"); v != "mail:<3@x>" {
-		t.Errorf("Evidence (2)!A3 = %q", v)
+	if v, _ := f.GetCellValue("Evidence (2)", "A2"); v != "mail:<3@x>" {
+		t.Errorf("Evidence (2)!A2 = %q", v)
 	}
 	// Every row of every Bookings sheet is read back.
 	reviews, err := ReadReview(bytes.NewReader(data), ReviewCase{ID: "case-one", Zone: lisbon})
@@ -505,7 +533,8 @@ func (f *fixedTimeline) Add(*evidence.Record)         { f.added++ }
 func (f *fixedTimeline) Rows() iter.Seq[timeline.Row] { return slices.Values(f.rows) }
 
 // A record a booking uses that the case does not hold still gets its
-// Evidence row, in id order, saying so; the rows around it are whole.
+// Evidence row, after those of the records it holds (in id order),
+// saying so; the rows before it are whole.
 func TestEvidenceNotInTheCase(t *testing.T) {
 	c := testCase(t)
 	all := c.Records
@@ -531,8 +560,20 @@ func TestEvidenceNotInTheCase(t *testing.T) {
 		}
 		got = append(got, row[0]+" "+strings.SplitN(text, ":", 2)[0])
 	}
-	want := []string{"ics:abc SUMMARY", "mail:<1@x> not in the case", "mail:<2@x> Change ACH-1002", "mail:<3@x> Booking ACH-1003", "stripe:pi_1 not in the case"}
+	want := []string{"ics:abc SUMMARY", "mail:<3@x> Booking ACH-1003", "mail:<2@x> Change ACH-1002", "mail:<1@x> not in the case", "stripe:pi_1 not in the case"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Evidence rows (id, title):\n%q\nwant\n%q", got, want)
+	}
+}
+
+// A version newer than the case said was the newest (the case changed
+// under the workbook) fails the workbook rather than give a record two
+// rows.
+func TestVersionAfterTheNewest(t *testing.T) {
+	c := testCase(t)
+	c.Newest = func() (map[string]int, error) { return map[string]int{}, nil }
+	_, err := Write(context.Background(), io.Discard, c, Options{})
+	if err == nil || !strings.Contains(err.Error(), "mail:<2@x>") || !strings.Contains(err.Error(), "write it again") {
+		t.Fatalf("Write = %v, want the record and what to do", err)
 	}
 }
