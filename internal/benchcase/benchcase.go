@@ -36,13 +36,18 @@ func scenario(tb testing.TB) string {
 	}
 }
 
+// importers counts the changes to what the importers store of the
+// scenario (the Stripe importer storing its objects' readable text: 2).
+const importers = 2
+
 // Build builds (once, then reuses from the temp directory) a case with
 // n bookings: the committed scenario's rebuilt bookings and the records
 // they were built from, copied with their own references and ids until
 // there are n, as a bigger business would have.
 func Build(b testing.TB, n int) string {
-	// A case of an older schema lacks what this build stores: built anew.
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("salvage-bench-case-%d-s%d", n, evidence.SchemaVersion))
+	// A case of an older schema, or built by older importers, lacks what
+	// this build stores: built anew.
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("salvage-bench-case-%d-s%d-i%d", n, evidence.SchemaVersion, importers))
 	if _, err := os.Stat(filepath.Join(dir, "complete")); err == nil {
 		return dir
 	}

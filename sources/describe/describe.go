@@ -13,6 +13,7 @@ import (
 	gojson "github.com/goccy/go-json"
 	"github.com/salvagehq/salvage/evidence"
 	"github.com/salvagehq/salvage/sources/mail"
+	"github.com/salvagehq/salvage/sources/stripe"
 )
 
 // Text returns a title and a body for r. It never fails: a record it
@@ -41,119 +42,11 @@ func Text(r evidence.Record) (title, text string) {
 	return r.Kind, string(r.Raw)
 }
 
-// stripeText is the object's type, id and description, and the object's
-// JSON as Stripe gave it (already indented by Stripe's API).
+// stripeText is the object as the Stripe importer shows it (for records
+// imported before it stored that).
 func stripeText(r evidence.Record) (string, string) {
-	title := r.Kind + " " + strings.TrimPrefix(r.ID, "stripe:")
-	if d := stripeDescription(r.Raw); d != "" {
-		title += ": " + d
-	}
-	return title, rawText(r.Raw)
-}
-
-// stripeDescription is the object's top-level "description", "" when it
-// has none (or raw is no JSON object).
-func stripeDescription(raw []byte) string {
-	if d, ok := indentedMember(raw, "description"); ok {
-		return d
-	}
-	var obj struct {
-		Description string `json:"description"`
-	}
-	if err := gojson.Unmarshal(raw, &obj); err != nil {
-		return ""
-	}
-	return obj.Description
-}
-
-// indentedMember finds the string or null value of a top-level member of
-// a JSON object indented as Stripe's API and encoders indent it: "{", then
-// each member on a line of its own, every one of the top level indented
-// alike and everything nested deeper. A line that starts at the top
-// level's indentation with the key is then the member (a string holds no
-// line break), found without reading the nested values, which are most
-// of an object. ok is false when raw is not so indented, or the member's
-// value is no string or null: the caller decodes raw instead.
-func indentedMember(raw []byte, key string) (v string, ok bool) {
-	// The first member's indentation is the top level's.
-	rest, found := bytes.CutPrefix(raw, []byte("{\n"))
-	if !found || bytes.Contains(rest, []byte(`\u`)) { // a key may be escaped
-		return "", false
-	}
-	ind := 0
-	for ind < len(rest) && rest[ind] == ' ' {
-		ind++
-	}
-	if ind == 0 || ind >= len(rest) || rest[ind] != '"' {
-		return "", false
-	}
-	// Every line holding the key: the member's if at the top level's
-	// indentation.
-	needle := key + `": `
-	at := -1
-	for from := 0; ; {
-		k := bytes.Index(rest[from:], []byte(needle))
-		if k < 0 {
-			break
-		}
-		k += from
-		from = k + len(needle)
-		ls := k - 1 - ind // where its line starts, if a member's
-		if ls < 0 || rest[k-1] != '"' || (ls > 0 && rest[ls-1] != '\n') || !allSpaces(rest[ls:k-1]) {
-			continue
-		}
-		if at >= 0 {
-			return "", false // the member twice: the decoder's rules decide
-		}
-		at = from
-	}
-	if at < 0 {
-		// No such line: the member is absent, if raw is indented as
-		// assumed: its last line closes it, less indented than its
-		// members.
-		end := bytes.TrimRight(rest, "\r\n")
-		nl := bytes.LastIndexByte(end, '\n')
-		last := end[nl+1:]
-		if nl < 0 || len(last) > ind || len(bytes.TrimLeft(last, " ")) != 1 || last[len(last)-1] != '}' {
-			return "", false
-		}
-		return "", true
-	}
-	val := rest[at:]
-	if bytes.HasPrefix(val, []byte("null")) {
-		return "", true
-	}
-	if len(val) == 0 || val[0] != '"' {
-		return "", false
-	}
-	// The string: to its closing quote, escapes and all.
-	end := 1
-	for end < len(val) && val[end] != '"' {
-		if val[end] == '\\' {
-			end++
-		}
-		if end < len(val) && val[end] == '\n' {
-			return "", false
-		}
-		end++
-	}
-	if end >= len(val) {
-		return "", false
-	}
-	if err := gojson.Unmarshal(val[:end+1], &v); err != nil {
-		return "", false
-	}
-	return v, true
-}
-
-// allSpaces reports whether b is spaces only.
-func allSpaces(b []byte) bool {
-	for _, c := range b {
-		if c != ' ' {
-			return false
-		}
-	}
-	return true
+	rd := stripe.Readable(r.Kind, strings.TrimPrefix(r.ID, "stripe:"), r.Raw)
+	return rd.Title, rd.Text
 }
 
 // rawText is raw as text, sharing its memory.

@@ -187,6 +187,10 @@ func (fr *factsReader) record(raw json.RawMessage, via, locator string) (evidenc
 		Digest:  digest(raw),
 		Locator: locator,
 	}
+	// What a person reads of it, worked out once: the workbook shows it
+	// instead of decoding the JSON again.
+	rd := Readable(o.Object, o.ID, raw)
+	r.Readable = &rd
 	if o.Created > 0 {
 		r.OccurredAt = time.Unix(o.Created, 0).UTC()
 	}
