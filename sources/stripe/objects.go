@@ -184,13 +184,12 @@ func (fr *factsReader) record(raw json.RawMessage, via, locator string) (evidenc
 		Kind:    o.Object,
 		Zone:    "UTC",
 		Raw:     raw,
-		Digest:  digest(raw),
 		Locator: locator,
 	}
 	// What a person reads of it, worked out once: the workbook shows it
-	// instead of decoding the JSON again.
-	rd := Readable(o.Object, o.ID, raw)
-	r.Readable = &rd
+	// instead of decoding the JSON again. The same reading compacts the
+	// JSON for the digest.
+	r.Readable, r.Digest = readableDigest(o.Object, o.ID, raw)
 	if o.Created > 0 {
 		r.OccurredAt = time.Unix(o.Created, 0).UTC()
 	}
@@ -214,10 +213,27 @@ func (fr *factsReader) record(raw json.RawMessage, via, locator string) (evidenc
 	return r, &o, nil
 }
 
-// digest makes the same object the same version whether it came compact
-// from the API or indented from an export: it hashes the JSON without the
-// whitespace between tokens.
-func digest(raw []byte) string {
+// readableDigest is Readable and the digest of raw, from one reading of
+// it. The digest makes the same object the same version whether it came
+// compact from the API or indented from an export: it hashes the JSON
+// without the whitespace between tokens.
+func readableDigest(kind, id string, raw []byte) (*evidence.Readable, string) {
+	b := compactBytes.Get().(*[]byte)
+	defer compactBytes.Put(b)
+	*b = (*b)[:0]
+	rd, ok := readable(kind, id, raw, b)
+	if !ok { // no JSON to flatten (go-json may yet read it)
+		return &rd, digestCompacted(raw)
+	}
+	sum := sha256.Sum256(*b)
+	return &rd, hex.EncodeToString(sum[:])
+}
+
+var compactBytes = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// digestCompacted is the digest of raw as go-json's json.Compact compacts
+// it.
+func digestCompacted(raw []byte) string {
 	b := compactBufs.Get().(*bytes.Buffer)
 	defer compactBufs.Put(b)
 	b.Reset()

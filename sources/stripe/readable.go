@@ -31,15 +31,22 @@ import (
 // of JSON read in 1.5 KB. kind is the object's type and id its Stripe id.
 // raw that is no JSON is shown as it is.
 func Readable(kind, id string, raw []byte) evidence.Readable {
+	rd, _ := readable(kind, id, raw, nil)
+	return rd
+}
+
+// readable is Readable, and whether raw is JSON; then raw without the
+// spaces between its tokens is added to compact, when not nil.
+func readable(kind, id string, raw []byte, compact *[]byte) (evidence.Readable, bool) {
 	title := kind + " " + id
-	text, description, ok := flatten(raw)
+	text, description, ok := flatten(raw, compact)
 	if !ok {
-		return evidence.Readable{Title: title, Text: string(raw)}
+		return evidence.Readable{Title: title, Text: string(raw)}, false
 	}
 	if description != "" {
 		title += ": " + description
 	}
-	return evidence.Readable{Title: title, Text: text}
+	return evidence.Readable{Title: title, Text: text}, true
 }
 
 // maxDepth is how deeply flatten follows nested values: encoding/json's
@@ -47,12 +54,17 @@ func Readable(kind, id string, raw []byte) evidence.Readable {
 const maxDepth = 10000
 
 // flatten is raw's fields, one a line (see Readable), and its top-level
-// "description" (the last string, when given twice). ok is false when raw
-// is not one JSON value (encoding/json's rules: strings with invalid UTF-8
-// have it replaced, as encoding/json decodes them).
-func flatten(raw []byte) (text, description string, ok bool) {
+// "description" (the last string, when given twice); when compact is not
+// nil, raw without the spaces between its tokens is added to it (what
+// json.Compact writes). ok is false when raw is not one JSON value
+// (encoding/json's rules: strings with invalid UTF-8 have it replaced, as
+// encoding/json decodes them).
+func flatten(raw []byte, compact *[]byte) (text, description string, ok bool) {
 	var pending [16]opener
-	f := flattener{in: raw, out: make([]byte, 0, len(raw)/2), pending: pending[:0]}
+	f := flattener{in: raw, out: make([]byte, 0, len(raw)/2), pending: pending[:0], compact: compact}
+	if compact != nil {
+		f.from = -1
+	}
 	f.space()
 	if !f.value(0) {
 		return "", "", false
@@ -60,6 +72,9 @@ func flatten(raw []byte) (text, description string, ok bool) {
 	f.space()
 	if f.i != len(f.in) {
 		return "", "", false
+	}
+	if compact != nil && f.from >= 0 {
+		*compact = append(*compact, raw[f.from:]...)
 	}
 	if n := len(f.out); n > 0 && f.out[n-1] == '\n' {
 		f.out = f.out[:n-1]
@@ -88,6 +103,10 @@ type flattener struct {
 	// prefix is what the next line starts with instead of its
 	// indentation: a list item's "- ", its first line on the same line.
 	prefix []byte
+	// compact, when not nil, gets in without its spaces: in[from:f.i]
+	// is the tokens not yet added (from is -1 before the first).
+	compact *[]byte
+	from    int
 }
 
 // opener opens a container: "key:", or a list item's "- ", at indent.
@@ -99,20 +118,42 @@ type opener struct {
 
 func (f *flattener) space() {
 	in, i := f.in, f.i
+	start := i
+loop:
 	for i < len(in) {
 		switch in[i] {
 		case ' ', '\t', '\n', '\r':
 			i++
-			// An indentation: a run of spaces.
+			// An indentation: a run of spaces, eight at a time.
+			for i+8 <= len(in) && binary.LittleEndian.Uint64(in[i:]) == lows*' ' {
+				i += 8
+			}
 			for i < len(in) && in[i] == ' ' {
 				i++
 			}
 		default:
-			f.i = i
-			return
+			break loop
 		}
 	}
 	f.i = i
+	if f.compact != nil {
+		f.skipped(start)
+	}
+}
+
+// skipped notes that space() moved from start to f.i: the tokens before
+// go to compact.
+func (f *flattener) skipped(start int) {
+	if f.i == start {
+		if f.from < 0 {
+			f.from = start
+		}
+		return
+	}
+	if f.from >= 0 {
+		*f.compact = append(*f.compact, f.in[f.from:start]...)
+	}
+	f.from = f.i
 }
 
 // value reads the value at f.i, writing its lines: a member's (f.key set)
@@ -399,35 +440,44 @@ func (f *flattener) leaf(v []byte) {
 			f.prefix = append(f.prefix, "- "...)
 			continue
 		}
-		f.line(p.indent)
-		f.out = append(f.out, p.key...)
-		f.out = append(f.out, ":\n"...)
+		out := f.line(f.out, p.indent)
+		out = append(out, p.key...)
+		f.out = append(out, ":\n"...)
 	}
-	f.line(f.indent)
+	out := f.out
+	if n := len(out) + f.indent + len(f.prefix) + len(f.key) + len(v) + 4; n > cap(out) {
+		out = append(out[:cap(out)], make([]byte, n-cap(out))...)[:len(out)]
+	}
+	out = f.line(out, f.indent)
 	switch {
 	case f.key != nil:
-		f.out = append(f.out, f.key...)
-		f.out = append(f.out, ": "...)
+		out = append(out, f.key...)
+		out = append(out, ": "...)
 	case f.item:
-		f.out = append(f.out, "- "...)
+		out = append(out, "- "...)
 	}
-	f.out = append(f.out, v...)
-	f.out = append(f.out, '\n')
+	out = append(out, v...)
+	f.out = append(out, '\n')
 }
 
-// line starts a line at indent, or with the list items' dashes waiting.
-func (f *flattener) line(indent int) {
+// line starts a line of out at indent, or with the list items' dashes
+// waiting.
+func (f *flattener) line(out []byte, indent int) []byte {
 	if f.prefix != nil {
-		f.out = append(f.out, f.prefix...)
+		out = append(out, f.prefix...)
 		f.prefix = nil
-		return
+		return out
 	}
-	f.out = appendSpaces(f.out, indent)
+	return appendSpaces(out, indent)
 }
+
+// spaces indent lines.
+const spaces = "                                                                "
 
 func appendSpaces(b []byte, n int) []byte {
-	for range n {
-		b = append(b, ' ')
+	for n > len(spaces) {
+		b = append(b, spaces...)
+		n -= len(spaces)
 	}
-	return b
+	return append(b, spaces[:n]...)
 }

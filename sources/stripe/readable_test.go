@@ -175,7 +175,7 @@ func flattenByDecoder(raw []byte) (text, description string, ok bool) {
 
 // FuzzFlatten holds flatten to what encoding/json's tokens give, on any
 // input: the same lines, the same description, the same verdict on what
-// is JSON.
+// is JSON; and what it compacts to what json.Compact writes.
 func FuzzFlatten(f *testing.F) {
 	f.Add(firstCharge(f))
 	f.Add([]byte(`{"description":"a","x":[1,{"y":null}],"description":"b"}`))
@@ -184,10 +184,15 @@ func FuzzFlatten(f *testing.F) {
 	f.Add([]byte(`"top"`))
 	f.Add([]byte(`-0.5E+10`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		text, desc, ok := flatten(raw)
+		var compact []byte
+		text, desc, ok := flatten(raw, &compact)
 		wtext, wdesc, wok := flattenByDecoder(raw)
 		if ok != wok || text != wtext || desc != wdesc {
 			t.Fatalf("flatten(%q) =\n%q, %q, %v\nwant\n%q, %q, %v", raw, text, desc, ok, wtext, wdesc, wok)
+		}
+		var want bytes.Buffer
+		if ok && (json.Compact(&want, raw) != nil || !bytes.Equal(compact, want.Bytes())) {
+			t.Fatalf("flatten(%q) compacts to %q, json.Compact to %q", raw, compact, want.Bytes())
 		}
 	})
 }
@@ -197,5 +202,41 @@ func BenchmarkReadable(b *testing.B) {
 	b.SetBytes(int64(len(charge)))
 	for b.Loop() {
 		Readable("charge", "ch_1", charge)
+	}
+}
+
+// The digest from flatten's compacting is the one go-json's Compact gave
+// (records already stored keep their versions), for every object of the
+// committed scenario, as the API gives it and as an export indents it.
+func TestReadableDigestAsCompact(t *testing.T) {
+	paths, _ := filepath.Glob(filepath.Join("..", "..", "fixtures", "scenario", "stripe", "*.json"))
+	n := 0
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page struct {
+			Data []json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal(b, &page); err != nil {
+			t.Fatal(err)
+		}
+		for _, raw := range page.Data {
+			var compact bytes.Buffer
+			json.Compact(&compact, raw)
+			for _, form := range [][]byte{raw, compact.Bytes()} {
+				if _, got := readableDigest("charge", "ch_1", form); got != digestCompacted(form) {
+					t.Fatalf("%s: digest %s, json.Compact's %s", p, got, digestCompacted(form))
+				}
+				n++
+			}
+		}
+	}
+	if _, got := readableDigest("charge", "ch_1", []byte("not json")); got != digestCompacted([]byte("not json")) {
+		t.Errorf("no JSON: digest %s, want %s", got, digestCompacted([]byte("not json")))
+	}
+	if n < 1000 {
+		t.Fatalf("%d objects", n)
 	}
 }
