@@ -580,19 +580,6 @@ func (w *writer) evidenceAt(k int) (string, int) {
 	return locate(SheetEvidence, w.perPage, k)
 }
 
-// compareID compares an id in the arena with id, copying neither (a
-// comparison of string(b) makes no string; strings.Compare(string(b), …)
-// would).
-func compareID(b []byte, id string) int {
-	switch {
-	case string(b) < id:
-		return -1
-	case string(b) > id:
-		return 1
-	}
-	return 0
-}
-
 // idAt is the id of the j-th used record, in the arena.
 func (w *writer) idAt(j int) []byte {
 	u := w.evidence[j]
