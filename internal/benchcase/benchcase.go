@@ -37,9 +37,8 @@ func scenario(tb testing.TB) string {
 }
 
 // importers counts the changes to what the importers store of the
-// scenario (2: the Stripe importer stores its objects' readable text; 3:
-// the calendar importers their events').
-const importers = 3
+// scenario (the Stripe importer storing its objects' readable text: 2).
+const importers = 2
 
 // Build builds (once, then reuses from the temp directory) a case with
 // n bookings: the committed scenario's rebuilt bookings and the records

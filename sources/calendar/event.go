@@ -155,9 +155,6 @@ func (c *Converter) Record(e *Event, via string, raw []byte, locator string) evi
 		ID: e.ID(), Source: evidence.Calendar, Via: via, Kind: "event", Raw: raw, Digest: e.Digest(), Locator: locator,
 		Zone: e.Zone, Facts: c.Facts(e),
 	}
-	// What a person reads of it, worked out once: the workbook shows it.
-	rd := Readable(r.Kind, raw)
-	r.Readable = &rd
 	switch {
 	case !e.Updated.IsZero():
 		r.OccurredAt = e.Updated
