@@ -389,8 +389,7 @@ func TestICSLargeFile(t *testing.T) {
 	if len(read.events) != n || len(read.rejects) != 0 || len(res.outs) != n-series+10*series {
 		t.Errorf("%d events read, %d rejected, %d records; want %d, 0, %d", len(read.events), len(read.rejects), len(res.outs), n, n-series+10*series)
 	}
+	// How fast is BenchmarkICSParse's to say (make bench): a time limit
+	// here failed CI on a slow machine under the race detector.
 	t.Logf("%d bytes, %d events: read and resolved in %v (%.0f events/s)", len(data), n, took, float64(n)/took.Seconds())
-	if took > 20*time.Second {
-		t.Errorf("took %v", took)
-	}
 }
