@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
-	"unsafe"
 
 	gojson "github.com/goccy/go-json"
 	"github.com/salvagehq/salvage/evidence"
@@ -16,11 +15,10 @@ import (
 	"github.com/salvagehq/salvage/sources/stripe"
 )
 
-// Text returns a title and a body for r. It never fails: a record it
-// cannot read is shown as its raw bytes. Secrets are not redacted here;
-// the caller redacts what it shows. The body may share r.Raw's memory
-// (a Stripe object's JSON is shown as it is: a million of them are not
-// copied): r.Raw must not change while the body is in use.
+// Text returns a title and a body for r: what the importer stored for a
+// person to read (Record.Readable), or the same worked out from the raw
+// bytes. It never fails: a record it cannot read is shown as its raw
+// bytes. Secrets are not redacted here; the caller redacts what it shows.
 func Text(r evidence.Record) (title, text string) {
 	if r.Readable != nil {
 		// What the importer worked out when it decoded the record.
@@ -47,14 +45,6 @@ func Text(r evidence.Record) (title, text string) {
 func stripeText(r evidence.Record) (string, string) {
 	rd := stripe.Readable(r.Kind, strings.TrimPrefix(r.ID, "stripe:"), r.Raw)
 	return rd.Title, rd.Text
-}
-
-// rawText is raw as text, sharing its memory.
-func rawText(raw []byte) string {
-	if len(raw) == 0 {
-		return ""
-	}
-	return unsafe.String(&raw[0], len(raw))
 }
 
 // gcalText is a Google Calendar event's summary, and its description,
