@@ -13,24 +13,25 @@ import (
 
 // Test secrets: random, made for these tests, valid nowhere.
 const (
-	tGitHub     = "ghp_SalvageFake0IgxLd6GncfBAepfJBd0Kh8oO"
-	tGitHubPAT  = "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"
-	tGoogleKey  = "AIzaORS_6ilI8ihN5KXSc7Tvo_hBKqFYY_kv5ZJ"
-	tGoogleAuth = "ya29.a0r3J1TWDtkwtDDb-xHKas1VOqg6YYZYn9ZhyiA4uoRgnatmUdjAWtGSU8po-7"
-	tStripe     = "sk_live_51SalvageFakeKeyHbn88HxjSI6bWHtP3fS2qHx6kwXoIIXGvOoNZYW2mZp0zV"
-	tStripeRK   = "rk_live_SalvageFakeSM9wCZ7Uw9"
-	tWhsec      = "whsec_xfogoEmvnEN5N1aE6PwZPf1Qh6yYTWmE"
-	tAWSID      = "AKIASALVAGEFAKEBJ5J6"
-	tAWSSecret  = "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"
-	tSlackBot   = "xoxb-0000000000000-0000000000000-SalvageFakeCueQpBenQtYh5Xj"
-	tSlackApp   = "xapp-1-AXJQI3OGZ5K-3268656355150-aee0ca923732881584d8c4fa2815d2802827283e0ad84173581569969e58b081"
-	tSlackHook  = "TAB69M64P/B2G158Z6TNO/vm14TUOizwd1iaeOV4qBkdfQ"
-	tBasic      = "ZGVwbG95OnMzY3IzdC1QNHNzIQ==" // deploy:s3cr3t-P4ss!
-	tPassword   = "1y3GQsMpSscDlkrCaqx9vJup"
-	tHex        = "196b50ac2f86702824c1c099724caf49"
-	tJWT        = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
-	tCloudrail  = "crl_pat_Gujlan3x7uLY5HlKiEw5qhcRi6MDcfjDHnyZgemM"
-	tPEMBody    = "MIIEowIBAAKCAQEAShbbRwh1Kw8VRLg1wOcZCX36hwHpIy8h8oEmh3hpduv8wyf1\nkxdlJ0upgptEBvYf+Ikyb/qUku3u7jxmnyvyCJTqJ+aJxmtrJi5IhrhDjzm6dv74\nyQxRAfvmz5pI1bDAoT2pAKatyz1kBpSBviHJxye424wYjzQakkx/iN+hYb/bDsxo=="
+	tGitHub       = "ghp_SalvageFake0IgxLd6GncfBAepfJBd0Kh8oO"
+	tGitHubPAT    = "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"
+	tGoogleKey    = "AIzaORS_6ilI8ihN5KXSc7Tvo_hBKqFYY_kv5ZJ"
+	tGoogleAuth   = "ya29.a0r3J1TWDtkwtDDb-xHKas1VOqg6YYZYn9ZhyiA4uoRgnatmUdjAWtGSU8po-7"
+	tStripe       = "sk_live_51SalvageFakeKeyHbn88HxjSI6bWHtP3fS2qHx6kwXoIIXGvOoNZYW2mZp0zV"
+	tStripeRK     = "rk_live_SalvageFakeSM9wCZ7Uw9"
+	tWhsec        = "whsec_xfogoEmvnEN5N1aE6PwZPf1Qh6yYTWmE"
+	tClientSecret = "pi_3SalvageFakeQ1rDkVz8T_secret_edloXF1x8n8DpVbQCWOGoMTkZ"
+	tAWSID        = "AKIASALVAGEFAKEBJ5J6"
+	tAWSSecret    = "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"
+	tSlackBot     = "xoxb-0000000000000-0000000000000-SalvageFakeCueQpBenQtYh5Xj"
+	tSlackApp     = "xapp-1-AXJQI3OGZ5K-3268656355150-aee0ca923732881584d8c4fa2815d2802827283e0ad84173581569969e58b081"
+	tSlackHook    = "TAB69M64P/B2G158Z6TNO/vm14TUOizwd1iaeOV4qBkdfQ"
+	tBasic        = "ZGVwbG95OnMzY3IzdC1QNHNzIQ==" // deploy:s3cr3t-P4ss!
+	tPassword     = "1y3GQsMpSscDlkrCaqx9vJup"
+	tHex          = "196b50ac2f86702824c1c099724caf49"
+	tJWT          = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+	tCloudrail    = "crl_pat_Gujlan3x7uLY5HlKiEw5qhcRi6MDcfjDHnyZgemM"
+	tPEMBody      = "MIIEowIBAAKCAQEAShbbRwh1Kw8VRLg1wOcZCX36hwHpIy8h8oEmh3hpduv8wyf1\nkxdlJ0upgptEBvYf+Ikyb/qUku3u7jxmnyvyCJTqJ+aJxmtrJi5IhrhDjzm6dv74\nyQxRAfvmz5pI1bDAoT2pAKatyz1kBpSBviHJxye424wYjzQakkx/iN+hYb/bDsxo=="
 )
 
 // secretCases are texts and the secrets in them, as "rule value".
@@ -45,6 +46,9 @@ var secretCases = []struct {
 	{"stripe test key", "sk_test_510tYQzYirOAsStRZNoa0UGX9TLsLiqnS2xSHKBNKG0xXPs", []string{"stripe-key sk_test_510tYQzYirOAsStRZNoa0UGX9TLsLiqnS2xSHKBNKG0xXPs"}},
 	{"stripe publishable", `const pk = "pk_live_51EEtfjgVvVqE1SkHbn88Hx";`, []string{"stripe-key pk_live_51EEtfjgVvVqE1SkHbn88Hx"}},
 	{"stripe webhook", "STRIPE_WEBHOOK_SECRET=" + tWhsec, []string{"stripe-webhook-secret " + tWhsec}},
+	{"stripe client secret, JSON", `"client_secret": "` + tClientSecret + `",`, []string{"stripe-client-secret " + tClientSecret}},
+	{"stripe client secret, as the workbook lists it", "client_secret: " + tClientSecret + "\nconfirmation_method: automatic", []string{"stripe-client-secret " + tClientSecret}},
+	{"stripe setup intent secret in prose", "confirm with seti_1Nq8xTGf2kLm9PzQ0aBcDeFg_secret_Pq7rS8tU9vW0xY1zA2bC3dE4f in the page", []string{"stripe-client-secret seti_1Nq8xTGf2kLm9PzQ0aBcDeFg_secret_Pq7rS8tU9vW0xY1zA2bC3dE4f"}},
 	{"aws pair", "aws_access_key_id = " + tAWSID + "\naws_secret_access_key = " + tAWSSecret + "\n",
 		[]string{"aws-access-key " + tAWSID, "aws-secret-key " + tAWSSecret}},
 	{"aws csv", "User name,Access key ID,Secret access key\nci," + tAWSID + "," + tAWSSecret + "\n",
@@ -81,7 +85,7 @@ var secretCases = []struct {
 	{"word, year and symbol", "DB_PASS=Summer2024!", []string{"generic-assignment Summer2024!"}},
 	{"random without digits", `"secret": "xjHoghTS-UPiFIIhHd!SzqD"`, []string{"generic-assignment xjHoghTS-UPiFIIhHd!SzqD"}},
 	{"sentence end", "Set SESSION_SECRET=Qm9vayB5b3VyIHJvb20gdG9kYXk7Zw. Then restart.", []string{"generic-assignment Qm9vayB5b3VyIHJvb20gdG9kYXk7Zw"}},
-	{"stripe client secret", `"client_secret": "pi_1Mcd6XJITzLVzkSmwOxqskee_secret_JwlrslN96B4lvG68fs4kDmrmy"`, []string{"generic-assignment pi_1Mcd6XJITzLVzkSmwOxqskee_secret_JwlrslN96B4lvG68fs4kDmrmy"}},
+	{"stripe client secret", `"client_secret": "pi_1Mcd6XJITzLVzkSmwOxqskee_secret_JwlrslN96B4lvG68fs4kDmrmy"`, []string{"stripe-client-secret pi_1Mcd6XJITzLVzkSmwOxqskee_secret_JwlrslN96B4lvG68fs4kDmrmy"}},
 	{"pgpassword", "PGPASSWORD=" + tPassword + " psql -h db", []string{"generic-assignment " + tPassword}},
 	{"flag", "mysqldump --password " + tPassword + " bookings", []string{"generic-assignment " + tPassword}},
 	{"flag equals", "mysqldump --password=" + tPassword, []string{"generic-assignment " + tPassword}},
@@ -285,6 +289,9 @@ func TestRedact(t *testing.T) {
 			"CLOUDRAIL_TOKEN=crl_pat_…gemM and later crl_pat_…gemM alone"},
 		{"no secrets here", "no secrets here"},
 		{"", ""},
+		// A payment intent's client secret, not its id.
+		{"id: pi_3SalvageFakeQ1rDkVz8T\nclient_secret: " + tClientSecret + "\n", "id: pi_3SalvageFakeQ1rDkVz8T\nclient_secret: pi_…MTkZ\n"},
+		{"api_3SalvageFakeQ1rDkVz8T_secret_edloXF1x8n8DpVbQCWOGoMTkZ and pi_short_secret_x", "api_3SalvageFakeQ1rDkVz8T_secret_edloXF1x8n8DpVbQCWOGoMTkZ and pi_short_secret_x"},
 	}
 	for _, tc := range tests {
 		if got := Redact(tc.in); got != tc.want {

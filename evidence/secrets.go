@@ -34,6 +34,7 @@ const (
 	rulePrivateKey    = "private-key"
 	ruleStripe        = "stripe-key"
 	ruleStripeWebhook = "stripe-webhook-secret"
+	ruleStripeClient  = "stripe-client-secret"
 	ruleAWSAccessKey  = "aws-access-key"
 	ruleAWSSecretKey  = "aws-secret-key"
 	ruleGitHub        = "github-token"
@@ -52,6 +53,7 @@ var secretRules = []SecretRule{
 	{rulePrivateKey, "the body of a PEM private key block (-----BEGIN … PRIVATE KEY----- … -----END …)"},
 	{ruleStripe, "Stripe API keys: sk_, rk_ and pk_, live or test"},
 	{ruleStripeWebhook, "Stripe webhook signing secrets (whsec_…)"},
+	{ruleStripeClient, "Stripe client secrets of payment and setup intents (pi_…_secret_…, seti_…_secret_…), which complete a payment with the publishable key"},
 	{ruleAWSAccessKey, "AWS access key ids (AKIA…, ASIA…, ABIA…, ACCA…)"},
 	{ruleAWSSecretKey, "AWS secret access keys: 40 characters assigned to an aws/secret access key name, or just after an access key id"},
 	{ruleGitHub, "GitHub tokens: ghp_, gho_, ghu_, ghs_, ghr_ and github_pat_"},
@@ -533,6 +535,40 @@ func (f *finder) prefixed(rule string, start, end int, cls uint16, minLen, maxLe
 	f.emit(rule, prioVendor, start, j)
 }
 
+// stripeClientSecret checks for a payment or setup intent's client secret
+// (pi_3MPv…_secret_edlo…) around the word "secret" at t[start:end], and
+// reports whether it found one. The generic rule would take it for a
+// name: an identifier with a keyword in it.
+func (f *finder) stripeClientSecret(start, end int) bool {
+	t := f.text
+	if start < 4 || end >= len(t) || t[start-1] != '_' || t[end] != '_' || t[start:end] != "secret" {
+		return false
+	}
+	i := start - 1
+	for i > 0 && is(t[i-1], cAlnum) {
+		i--
+	}
+	id := start - 1 - i // the intent's id, after its prefix
+	j := end + 1
+	for j < len(t) && is(t[j], cAlnum) {
+		j++
+	}
+	var prefix int
+	switch {
+	case i >= 3 && t[i-3:i] == "pi_":
+		prefix = 3
+	case i >= 5 && t[i-5:i] == "seti_":
+		prefix = 5
+	default:
+		return false
+	}
+	if id < 14 || j-end-1 < 14 || !tokenStart(t, i-prefix, cAlnum) || (j < len(t) && is(t[j], cAlnum|cB64URL)) {
+		return false
+	}
+	f.emit(ruleStripeClient, prioVendor, i-prefix, j)
+	return true
+}
+
 // stripe checks "sk_live_", "rk_test_", … around the anchor "k_live_".
 func (f *finder) stripe(start, end int) {
 	t := f.text
@@ -871,6 +907,9 @@ func trimPEM(t string, s, e int) (int, int) {
 // generic checks KEY=value, KEY: value, "key": "value", --key value, where
 // the keyword at t[ks:ke] is part of KEY.
 func (f *finder) generic(ks, ke int) {
+	if f.stripeClientSecret(ks, ke) {
+		return
+	}
 	t := f.text
 	kl := ks
 	for kl > 0 && ks-kl < maxKeyReach && is(t[kl-1], cKey) {
