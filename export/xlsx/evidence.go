@@ -379,7 +379,7 @@ func (w *writer) summary() error {
 const CaseLabel = "Case"
 
 var howTo = []string{
-	"1. On Bookings, the rows that need review come first and are highlighted; 'Why review' says what to check, and Evidence links to the records the booking was built from.",
+	"1. On Bookings, the rows that need review come first and are highlighted; 'Why review' says what to check, and Evidence links to the first record the booking was built from (filter the Evidence sheet's Booking column for all of them).",
 	"2. Set Decision to approve (restore as shown), fix (restore with your corrections: type them into Customer, Email, Phone, Item, Start, End or Amount) or reject (leave it out), and write anything worth keeping in Notes.",
 	"3. Save the file and run salvage review import on it: your decisions go into the case, and the restore SQL includes only approved and fixed bookings.",
 }
