@@ -116,6 +116,8 @@ type opener struct {
 	item   bool
 }
 
+// space skips the white space at f.i; with compact set, the tokens before
+// it go there (skipped).
 func (f *flattener) space() {
 	in, i := f.in, f.i
 	start := i
