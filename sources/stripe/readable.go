@@ -360,20 +360,8 @@ func (f *flattener) object(depth int) bool {
 		} else if !f.value(depth) {
 			return false
 		}
-		f.space()
-		if f.i >= len(f.in) {
-			return false
-		}
-		switch f.in[f.i] {
-		case ',':
-			f.i++
-			f.space()
-		case '}':
-			f.i++
-			f.close(mark)
-			return true
-		default:
-			return false
+		if more, ok := f.after('}', mark); !more {
+			return ok
 		}
 	}
 }
@@ -394,22 +382,30 @@ func (f *flattener) array(depth int) bool {
 		if !f.value(depth) {
 			return false
 		}
-		f.space()
-		if f.i >= len(f.in) {
-			return false
-		}
-		switch f.in[f.i] {
-		case ',':
-			f.i++
-			f.space()
-		case ']':
-			f.i++
-			f.close(mark)
-			return true
-		default:
-			return false
+		if more, ok := f.after(']', mark); !more {
+			return ok
 		}
 	}
+}
+
+// after reads what follows a member or list item: a comma (more to come)
+// or end, which closes the container opened at mark.
+func (f *flattener) after(end byte, mark int) (more, ok bool) {
+	f.space()
+	if f.i >= len(f.in) {
+		return false, false
+	}
+	switch f.in[f.i] {
+	case ',':
+		f.i++
+		f.space()
+		return true, true
+	case end:
+		f.i++
+		f.close(mark)
+		return false, true
+	}
+	return false, false
 }
 
 // open notes the line that opens the container being read (none at the
