@@ -2,6 +2,7 @@ package evidence
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -102,6 +103,50 @@ func (r *packReader) read(pack string, off, n int64) ([]byte, error) {
 // in ahead, in the background, instead of a page fault at a time.
 func (r *packReader) readOfMany(pack string, off, n int64) ([]byte, error) {
 	return r.readHinted(pack, off, n, true)
+}
+
+// readable is the Readable stored in the n bytes at off of pack, read as
+// readOfMany.
+func (r *packReader) readable(pack string, off, n int64) (*Readable, error) {
+	enc, err := r.readOfMany(pack, off, n)
+	if err != nil {
+		return nil, err
+	}
+	defer ReleaseRaw(enc)
+	return decodeReadable(enc)
+}
+
+// titleBytes is how much of a stored Readable is read for its title
+// alone: the title's length and a title of a line or two.
+const titleBytes = 256
+
+// readableTitle is the title of the Readable stored in the n bytes at off
+// of pack (Text left empty), read without the text after it.
+func (r *packReader) readableTitle(pack string, off, n int64) (*Readable, error) {
+	if n <= titleBytes {
+		rd, err := r.readable(pack, off, n)
+		if rd != nil {
+			rd.Text = ""
+		}
+		return rd, err
+	}
+	enc, err := r.readOfMany(pack, off, titleBytes)
+	if err != nil {
+		return nil, err
+	}
+	defer ReleaseRaw(enc)
+	size, k := binary.Uvarint(enc)
+	if k <= 0 || size > uint64(n)-uint64(k) {
+		return nil, errors.New("readable text: bad title length")
+	}
+	if size > uint64(len(enc)-k) { // a title longer than what was read
+		rd, err := r.readable(pack, off, n)
+		if rd != nil {
+			rd.Text = ""
+		}
+		return rd, err
+	}
+	return &Readable{Title: string(enc[k : k+int(size)])}, nil
 }
 
 func (r *packReader) readHinted(pack string, off, n int64, many bool) ([]byte, error) {

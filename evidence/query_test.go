@@ -206,6 +206,40 @@ mail:<a@x> v2 raw="" readable="Booking, moved"/"text of second"`},
 	}
 }
 
+// A query that wants the text of some records only reads the others'
+// titles, however long, and their text stays empty.
+func TestReadableTitleOnly(t *testing.T) {
+	long := strings.Repeat("A long subject ", 40) // longer than what is read for a title
+	var recs []Record
+	for _, c := range []struct{ id, title, text string }{
+		{"mail:<a@x>", "Booking", strings.Repeat("text ", 100)},
+		{"mail:<b@x>", long, "the text of b"},
+		{"mail:<c@x>", "Short", "tiny"},
+		{"mail:<d@x>", "Wanted", strings.Repeat("kept ", 100)},
+	} {
+		r := rec(c.id, "mbox", "raw of "+c.id)
+		r.Source, r.Kind = Mail, "email"
+		r.Readable = &Readable{Title: c.title, Text: c.text}
+		recs = append(recs, r)
+	}
+	s := storeOf(t, recs)
+	var got []string
+	q := Query{WithRaw: true, Readable: true, Lean: true, TextOf: func(id string) bool { return id == "mail:<d@x>" }}
+	for r, err := range s.Records(context.Background(), q) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Readable == nil {
+			t.Fatalf("%s: no readable", r.ID)
+		}
+		got = append(got, fmt.Sprintf("%s %q/%d raw=%q", r.ID, r.Readable.Title, len(r.Readable.Text), r.Raw))
+	}
+	want := []string{`mail:<a@x> "Booking"/0 raw=""`, fmt.Sprintf(`mail:<b@x> %q/0 raw=""`, long), `mail:<c@x> "Short"/0 raw=""`, `mail:<d@x> "Wanted"/500 raw=""`}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 // Versions counts every version of every record, as Stats does.
 func TestVersions(t *testing.T) {
 	ctx := context.Background()

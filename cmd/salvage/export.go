@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/salvagehq/salvage/evidence"
+	"github.com/salvagehq/salvage/export/xlsx"
 	"github.com/salvagehq/salvage/internal/safefile"
 	"github.com/salvagehq/salvage/reconcile"
 	"github.com/spf13/cobra"
@@ -25,6 +26,9 @@ type exportCmd struct {
 	out   string
 	force bool
 	sql   sqlFlags
+	// evidenceText is export xlsx's --evidence-text, and what it says.
+	evidenceText string
+	text         xlsx.EvidenceText
 }
 
 func (a *app) exportCommand() *cobra.Command {
@@ -48,8 +52,10 @@ Formats:
          provenance as field=evidence pairs)
   xlsx   the review workbook (default --out review.xlsx): a Summary, one row
          per booking with a Decision column (approve, reject, fix) and
-         Notes, the Conflicts and the Evidence behind each booking; read
-         the review back with salvage review import
+         Notes, the Conflicts and the Evidence behind each booking (the
+         whole text of the records behind bookings to review, the facts
+         and title of the others: --evidence-text all shows every text);
+         read the review back with salvage review import
   sql    restore SQL for the restored database: insert-only, one
          transaction (see the sql flags below)
 
@@ -65,6 +71,7 @@ file unless --force is given.`,
 	}
 	cmd.Flags().StringVarP(&c.out, "out", "o", "", "write to this file instead of standard output")
 	cmd.Flags().BoolVar(&c.force, "force", false, "replace the --out file if it exists")
+	cmd.Flags().StringVar(&c.evidenceText, "evidence-text", "review", "xlsx: which Evidence rows show their record's whole text: review (those of bookings to review; every row shows its record's facts and title) or all (a much bigger workbook that spreadsheet programs open slowly)")
 	c.addSQLFlags(cmd.Flags())
 	return cmd
 }
@@ -77,6 +84,10 @@ func (c *exportCmd) run(ctx context.Context, cmd *cobra.Command, format string) 
 	case "csv":
 		write = exportCSV
 	case "xlsx":
+		var err error
+		if c.text, err = xlsx.ParseEvidenceText(c.evidenceText); err != nil {
+			return usagef("--evidence-text: %v", err)
+		}
 		write = c.exportXLSX
 		if c.out == "" {
 			c.out = "review.xlsx"
@@ -93,6 +104,9 @@ func (c *exportCmd) run(ctx context.Context, cmd *cobra.Command, format string) 
 		if err := c.noSQLFlags(cmd); err != nil {
 			return err
 		}
+	}
+	if format != "xlsx" && cmd.Flags().Changed("evidence-text") {
+		return usagef("--evidence-text is a flag of export xlsx")
 	}
 	if c.force && c.out == "" {
 		return usagef("--force replaces the --out file: give --out too")

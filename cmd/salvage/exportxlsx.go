@@ -29,12 +29,12 @@ func (c *exportCmd) exportXLSX(ctx context.Context, w io.Writer, s *evidence.Sto
 	}
 	progress := c.newProgress(c.stderr)
 	defer progress.Wait()
-	st, err := xlsx.Write(ctx, w, in, xlsx.Options{Bar: func(name string, total int64) xlsx.Bar { return progress.Bar(name, total) }})
+	st, err := xlsx.Write(ctx, w, in, xlsx.Options{EvidenceText: c.text, Bar: func(name string, total int64) xlsx.Bar { return progress.Bar(name, total) }})
 	if err != nil {
 		return 0, err
 	}
-	c.log.Info(fmt.Sprintf("workbook: %d bookings (%d to review), %d conflicting fields, %d evidence rows, %d timeline rows; sheets %v",
-		st.Bookings, st.NeedsReview, st.Conflicts, st.Evidence, st.Timeline, st.Sheets))
+	c.log.Info(fmt.Sprintf("workbook: %d bookings (%d to review), %d conflicting fields, %d evidence rows (%d with their text), %d timeline rows; sheets %v",
+		st.Bookings, st.NeedsReview, st.Conflicts, st.Evidence, st.EvidenceText, st.Timeline, st.Sheets))
 	return st.Bookings, nil
 }
 

@@ -60,14 +60,23 @@ func (w *writer) evidenceSheet(ctx context.Context, tl TimelineBuilder) error {
 		rows := 0
 		emit := func(it item) bool {
 			written[it.u] = true
-			if b := w.evidence[it.u].booking; w.firstRow[b] < 0 {
+			b := w.evidence[it.u].booking
+			if w.firstRow[b] < 0 {
 				w.firstRow[b] = int32(rows)
+			}
+			if it.found && w.showText(b) {
+				w.stats.EvidenceText++
 			}
 			rows++
 			return yield(it, nil)
 		}
 		var cur evidence.Record // one variable handed to tl, not one a record
-		for r, err := range w.c.Records(idx.has) {
+		// The text of a record is read only when a row shows it.
+		textOf := func(id string) bool {
+			j, ok := idx.find(id)
+			return ok && w.textOf(j)
+		}
+		for r, err := range w.c.Records(idx.has, textOf) {
 			if err != nil {
 				yield(item{}, err)
 				return
@@ -163,7 +172,9 @@ func (w *writer) evidenceRow(row []cell, u int, found bool, r *evidence.Record) 
 	row[15] = text(string(f.Status), limit)
 	title, body := w.c.Describe(*r)
 	row[16] = w.excerptCell(title, w.opt.MaxTextChars)
-	row[17] = w.excerptCell(body, w.opt.MaxTextChars)
+	if w.showText(b) {
+		row[17] = w.excerptCell(body, w.opt.MaxTextChars)
+	}
 	return nil
 }
 
@@ -298,6 +309,13 @@ func (w *writer) summary() error {
 			return nil
 		},
 		func() error { return put("Conflicting fields", w.stats.Conflicts) },
+		func() error {
+			what := fmt.Sprintf("%d records behind the bookings, on the Evidence sheet", w.stats.Evidence)
+			if w.opt.EvidenceText == TextAll {
+				return long("Evidence", what+", each with its text")
+			}
+			return long("Evidence", what+fmt.Sprintf("; the text of the %d behind the bookings to review, and the facts and title of the others (salvage export xlsx --evidence-text all shows every record's text)", w.stats.EvidenceText))
+		},
 		func() error {
 			if w.c.Timeline == nil {
 				return nil

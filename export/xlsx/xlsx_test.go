@@ -116,11 +116,14 @@ func testCase(t testing.TB) Case {
 				}
 			}
 		},
-		Records: func(rawOf func(string) bool) iter.Seq2[evidence.Record, error] {
+		Records: func(rawOf, textOf func(string) bool) iter.Seq2[evidence.Record, error] {
 			return func(yield func(evidence.Record, error) bool) {
 				for _, r := range records {
 					if !rawOf(r.ID) {
 						r.Raw = nil
+					}
+					if r.Readable != nil && !textOf(r.ID) {
+						r.Readable = &evidence.Readable{Title: r.Readable.Title}
 					}
 					if !yield(r, nil) {
 						return
@@ -370,7 +373,7 @@ func TestLongTextIsCutWithAMarker(t *testing.T) {
 		title, _ := inner(r)
 		return title, long
 	}
-	data, _ := write(t, c, Options{MaxTextChars: MaxCellChars})
+	data, _ := write(t, c, Options{MaxTextChars: MaxCellChars, EvidenceText: TextAll})
 	f := open(t, data)
 	v, _ := f.GetCellValue(SheetEvidence, "R2")
 	if n := utf16Len(v); n > MaxCellChars || n < MaxCellChars-100 {
@@ -380,7 +383,7 @@ func TestLongTextIsCutWithAMarker(t *testing.T) {
 		t.Errorf("cut text ends %q", v[len(v)-120:])
 	}
 	// By default the Evidence sheet shows the first 2,000 characters.
-	data, _ = write(t, c, Options{})
+	data, _ = write(t, c, Options{EvidenceText: TextAll})
 	v, _ = open(t, data).GetCellValue(SheetEvidence, "R2")
 	if n := utf16Len(v); n > 2000 || n < 1900 || !strings.Contains(v, "the full text is in the case]") {
 		t.Errorf("default excerpt is %d UTF-16 units: …%q", n, v[max(0, len(v)-80):])
@@ -391,6 +394,72 @@ func TestLongTextIsCutWithAMarker(t *testing.T) {
 	}
 	if got := fit("short", 10); got != "short" {
 		t.Errorf("fit cut a short text: %q", got)
+	}
+}
+
+// By default the Evidence rows of the bookings that need review show their
+// record's text, the others their facts and title; TextAll shows every
+// record's text. The Summary says which.
+func TestEvidenceTextOfBookingsToReview(t *testing.T) {
+	for _, tc := range []struct {
+		show EvidenceText
+		want []string // id, booking, title, text of each Evidence row
+		text int      // rows that show their text
+		note string
+	}{
+		{TextToReview, []string{
+			`stripe:pi_1 ACH-1001 {"id":"pi_1"} / `,
+			"ics:abc ACH-1002 SUMMARY:ACH-1002 BMW\r\nDTSTART:20260909T083000Z / ",
+			"mail:<3@x> ACH-1003 Booking ACH-1003 / ",
+			"mail:<2@x> ACH-1002 Change ACH-1002 / New date; token ghp_…6789 leaked",
+			"mail:<1@x> ACH-1001 Booking ACH-1001 / ",
+		}, 2, "5 records behind the bookings, on the Evidence sheet; the text of the 2 behind the bookings to review, and the facts and title of the others (salvage export xlsx --evidence-text all shows every record's text)"},
+		{TextAll, []string{
+			`stripe:pi_1 ACH-1001 {"id":"pi_1"} / `,
+			"ics:abc ACH-1002 SUMMARY:ACH-1002 BMW\r\nDTSTART:20260909T083000Z / ",
+			"mail:<3@x> ACH-1003 Booking ACH-1003 / =HYPERLINK(\"http://x\",\"y\")",
+			"mail:<2@x> ACH-1002 Change ACH-1002 / New date; token ghp_…6789 leaked",
+			"mail:<1@x> ACH-1001 Booking ACH-1001 / Thanks Ana",
+		}, 5, "5 records behind the bookings, on the Evidence sheet, each with its text"},
+	} {
+		t.Run(tc.show.String(), func(t *testing.T) {
+			data, st := write(t, testCase(t), Options{EvidenceText: tc.show})
+			f := open(t, data)
+			rows, err := f.GetRows(SheetEvidence)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, row := range rows[1:] {
+				row = append(row, make([]string, 18)...)
+				got = append(got, strings.TrimSpace(row[0]+" "+row[1]+" "+row[16])+" / "+strings.TrimSpace(row[17]))
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Evidence rows:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+			if st.EvidenceText != tc.text {
+				t.Errorf("Stats.EvidenceText = %d, want %d", st.EvidenceText, tc.text)
+			}
+			summary, _ := f.GetRows(SheetSummary)
+			found := false
+			for _, row := range summary {
+				if len(row) > 1 && row[0] == "Evidence" {
+					found = true
+					if row[1] != tc.note {
+						t.Errorf("Summary says %q\nwant %q", row[1], tc.note)
+					}
+				}
+			}
+			if !found {
+				t.Error("no Evidence line on the Summary")
+			}
+		})
+	}
+	if _, err := ParseEvidenceText("some"); err == nil || !strings.Contains(err.Error(), "review, all") {
+		t.Errorf("ParseEvidenceText(some): %v", err)
+	}
+	if v, err := ParseEvidenceText("all"); v != TextAll || err != nil {
+		t.Errorf("ParseEvidenceText(all) = %v, %v", v, err)
 	}
 }
 
@@ -538,9 +607,9 @@ func (f *fixedTimeline) Rows() iter.Seq[timeline.Row] { return slices.Values(f.r
 func TestEvidenceNotInTheCase(t *testing.T) {
 	c := testCase(t)
 	all := c.Records
-	c.Records = func(rawOf func(string) bool) iter.Seq2[evidence.Record, error] {
+	c.Records = func(rawOf, textOf func(string) bool) iter.Seq2[evidence.Record, error] {
 		return func(yield func(evidence.Record, error) bool) {
-			for r, err := range all(rawOf) {
+			for r, err := range all(rawOf, textOf) {
 				if r.ID != "mail:<1@x>" && r.ID != "stripe:pi_1" && !yield(r, err) {
 					return
 				}
