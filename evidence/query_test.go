@@ -376,6 +376,46 @@ func TestLeanReadAsFull(t *testing.T) {
 	}
 }
 
+// A lean read packs a row into one column: ids, kinds and zones from
+// outside come back whole, whatever they hold.
+func TestLeanOddValues(t *testing.T) {
+	odd := []Record{rec("mail:<a:1b:c@x>", "mbox", "one"), rec("ics:9:uid", "ics", "two"), rec("stripe:pi_é", "file", "three")}
+	odd[0].Kind, odd[0].Zone = "e:mail\x1e\x1f", "Zone/With:colon"
+	odd[1].Kind, odd[1].Zone = "12:", ""
+	odd[2].Kind = "ação"
+	s := storeOf(t, odd)
+	for _, q := range []Query{{Lean: true}, {Lean: true, WithRaw: true, InStoreOrder: true}, {Lean: true, AllVersions: true}} {
+		n := 0
+		for r, err := range s.Records(context.Background(), q) {
+			if err != nil {
+				t.Fatalf("%+v: %v", q, err)
+			}
+			var want *Record
+			for k := range odd {
+				if odd[k].ID == r.ID {
+					want = &odd[k]
+				}
+			}
+			if want == nil || r.Kind != want.Kind || r.Zone != want.Zone || r.Facts.Ref != want.Facts.Ref || q.WithRaw && string(r.Raw) != string(want.Raw) {
+				t.Errorf("%+v: read %q kind %q zone %q raw %q", q, r.ID, r.Kind, r.Zone, r.Raw)
+			}
+			n++
+		}
+		if n != len(odd) {
+			t.Errorf("%+v: %d records, want %d", q, n, len(odd))
+		}
+	}
+	for _, bad := range []string{"", "3:abc", "x:", "3:abc1:k0:", "3:abc1:k0:stripe", "-1:a1:k0:\x1e{}", "9:abc1:k0:\x1e{}"} {
+		if _, _, _, err := cutLean([]byte(bad)); err == nil {
+			t.Errorf("cutLean(%q) did not fail", bad)
+		}
+	}
+	head, packed, facts, err := cutLean([]byte("3:a:b2:\x1e:0:stripe\x1fapi\x1e{\"ref\":\"x\"}"))
+	if err != nil || string(head[0]) != "a:b" || string(head[1]) != "\x1e:" || string(head[2]) != "" || string(packed) != "stripe\x1fapi" || string(facts) != `{"ref":"x"}` {
+		t.Errorf("cutLean: %q %q %q, %v", head, packed, facts, err)
+	}
+}
+
 func TestUnpackLean(t *testing.T) {
 	for _, tc := range []struct {
 		in   string

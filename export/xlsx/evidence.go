@@ -71,12 +71,13 @@ func (w *writer) evidenceSheet(ctx context.Context, tl TimelineBuilder) error {
 			return yield(it, nil)
 		}
 		var cur evidence.Record // one variable handed to tl, not one a record
-		// The text of a record is read only when a row shows it.
-		textOf := func(id string) bool {
-			j, ok := idx.find(id)
-			return ok && w.textOf(j)
-		}
-		for r, err := range w.c.Records(idx.has, textOf) {
+		// The raw bytes of a record are read only when a booking uses
+		// it, its text only when a row shows it: taking a record for
+		// another whose id's hash is much the same reads a few bytes
+		// too many, and spares looking at the ids.
+		rawOf := func(id string) bool { ok, _ := idx.mayHave(id); return ok }
+		textOf := func(id string) bool { _, text := idx.mayHave(id); return text }
+		for r, err := range w.c.Records(rawOf, textOf) {
 			if err != nil {
 				yield(item{}, err)
 				return

@@ -308,7 +308,8 @@ func TestIndexFind(t *testing.T) {
 		arena = append(arena, id...)
 		u = append(u, used{off: off, end: uint32(len(arena)), booking: int32(i / 7)})
 	}
-	x := newBookingIndex(u, arena, nil)
+	text := func(j int) bool { return j%5 == 0 }
+	x := newBookingIndex(u, arena, nil, text)
 	var asks []string
 	for i := range 9100 {
 		asks = append(asks, fmt.Sprintf("rec:%05d", i))
@@ -327,6 +328,11 @@ func TestIndexFind(t *testing.T) {
 			}
 			if ok && x.ID(j) != id {
 				t.Fatalf("ID(%d) = %q, want %q", j, x.ID(j), id)
+			}
+			// Every used record may be there, with its text bit; of the
+			// others, none here shares 32 bits of hash with one.
+			if may, mayText := x.mayHave(id); may != ok || mayText != (ok && text(j)) {
+				t.Fatalf("mayHave(%q) = %v, %v; want %v, %v", id, may, mayText, ok, ok && text(j))
 			}
 		}
 	}
@@ -529,7 +535,8 @@ func TestBookingIndexFinds(t *testing.T) {
 			u = append(u, used{off: off, end: uint32(len(arena)), booking: int32(i)})
 		}
 		u = sortedByID(u, arena)
-		x := newBookingIndex(u, arena, nil)
+		text := func(j int) bool { return j%5 == 0 }
+		x := newBookingIndex(u, arena, nil, text)
 		for j := range u {
 			id := string(arena[u[j].off:u[j].end])
 			first := j

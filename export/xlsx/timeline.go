@@ -94,8 +94,9 @@ type bookingIndex struct {
 	ids  []byte
 	refs []string
 	// slots is open addressing, linear probing: the high half of a slot
-	// is its id's hash's, the low half the id's first used record + 1;
-	// 0 is empty.
+	// is its id's hash's, the low 31 bits the id's first used record + 1
+	// (0 is empty), the bit above them whether a row of it shows its
+	// text (textBit).
 	slots []uint64
 	seed  maphash.Seed
 	next  int // what Find found last
@@ -104,12 +105,17 @@ type bookingIndex struct {
 // index is the writer's booking index, made once.
 func (w *writer) index() *bookingIndex {
 	if w.idx == nil {
-		w.idx = newBookingIndex(w.evidence, w.ids, w.refs)
+		w.idx = newBookingIndex(w.evidence, w.ids, w.refs, w.textOf)
 	}
 	return w.idx
 }
 
-func newBookingIndex(u []used, ids []byte, refs []string) *bookingIndex {
+// textBit marks the slot of a record a row shows the text of.
+const textBit = 1 << 31
+
+// newBookingIndex indexes used records u, whose ids are in ids; text says
+// whether a row of used record j (the first of its id) shows its text.
+func newBookingIndex(u []used, ids []byte, refs []string, text func(j int) bool) *bookingIndex {
 	x := &bookingIndex{used: u, ids: ids, refs: refs, seed: maphash.MakeSeed()}
 	// A load of at most three quarters.
 	size := 1
@@ -129,8 +135,32 @@ func newBookingIndex(u []used, ids []byte, refs []string) *bookingIndex {
 			i = (i + 1) & mask
 		}
 		x.slots[i] = h&^0xffffffff | uint64(j+1)
+		if text(j) {
+			x.slots[i] |= textBit
+		}
 	}
 	return x
+}
+
+// mayHave says whether a booking may use record id, and whether a row
+// may show its text, without looking at the ids: a record whose id's
+// hash has the same 32 high bits as a used one's is taken for it. It
+// may be called on any goroutine.
+func (x *bookingIndex) mayHave(id string) (ok, text bool) {
+	if len(x.slots) == 0 {
+		return false, false
+	}
+	mask := uint64(len(x.slots) - 1)
+	h := maphash.String(x.seed, id)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := x.slots[i]
+		if s == 0 {
+			return false, false
+		}
+		if s&^0xffffffff == h&^0xffffffff {
+			return true, s&textBit != 0
+		}
+	}
 }
 
 // find is the first used record of id. It may be called on any goroutine.
@@ -146,7 +176,7 @@ func (x *bookingIndex) find(id string) (int, bool) {
 			return 0, false
 		}
 		if s&^0xffffffff == h&^0xffffffff {
-			if j := int(s&0xffffffff) - 1; string(x.idAt(j)) == id {
+			if j := int(s&(textBit-1)) - 1; string(x.idAt(j)) == id {
 				return j, true
 			}
 		}
@@ -186,10 +216,4 @@ func (x *bookingIndex) ID(j int) string {
 func (x *bookingIndex) Booking(j int) (int, string) {
 	n := x.used[j].booking
 	return int(n), x.refs[n]
-}
-
-// has says whether a booking uses record id.
-func (x *bookingIndex) has(id string) bool {
-	_, ok := x.find(id)
-	return ok
 }

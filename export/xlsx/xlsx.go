@@ -559,8 +559,8 @@ func (w *writer) scan(ctx context.Context) error {
 		w.review = append(w.review, b.NeedsReview)
 		w.refs = append(w.refs, b.Ref)
 		for _, id := range b.Evidence {
-			if len(w.ids)+len(id) > math.MaxUint32 {
-				return fmt.Errorf("more evidence ids than a workbook can hold (4 GB of ids)")
+			if len(w.ids)+len(id) > math.MaxUint32 || len(w.evidence)+1 >= textBit {
+				return fmt.Errorf("more evidence than a workbook can hold (4 GB of ids, or 2 billion records)")
 			}
 			off := uint32(len(w.ids))
 			w.ids = append(w.ids, id...)
