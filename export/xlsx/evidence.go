@@ -171,10 +171,12 @@ func (w *writer) evidenceRow(row []cell, u int, found bool, r *evidence.Record) 
 	row[13] = money
 	row[14] = text(f.Currency, limit)
 	row[15] = text(string(f.Status), limit)
-	title, body := w.c.Describe(*r)
-	row[16] = w.excerptCell(title, w.opt.MaxTextChars)
 	if w.showText(b) {
+		title, body := w.c.Describe(*r)
+		row[16] = w.excerptCell(title, w.opt.MaxTextChars)
 		row[17] = w.excerptCell(body, w.opt.MaxTextChars)
+	} else {
+		row[16] = w.excerptCell(w.c.Title(*r), w.opt.MaxTextChars)
 	}
 	return nil
 }

@@ -127,6 +127,9 @@ type Case struct {
 	Newest func() (map[string]int, error)
 	// Describe gives a record's title and text as a person reads them.
 	Describe func(evidence.Record) (title, text string)
+	// Title gives Describe's title alone, for a row without the text;
+	// nil asks Describe.
+	Title func(evidence.Record) string
 	// Reviews are the decisions already read back, by reference: the
 	// workbook shows them, so a new workbook never loses a review.
 	Reviews map[string]evidence.Review
@@ -165,6 +168,7 @@ func FromStore(ctx context.Context, s *evidence.Store) Case {
 		},
 		Newest:   func() (map[string]int, error) { return s.NewestVersions(ctx) },
 		Describe: describe.Text,
+		Title:    describe.Title,
 		Timeline: func(known timeline.Known, newest map[string]int) (TimelineBuilder, error) {
 			opts, err := timeline.StoreOptions(ctx, s, timeline.Options{Known: known, Newest: newest})
 			if err != nil {
@@ -370,6 +374,13 @@ func Write(ctx context.Context, w io.Writer, c Case, opt Options) (Stats, error)
 				return r.Readable.Title, r.Readable.Text
 			}
 			return r.Kind, string(r.Raw)
+		}
+	}
+	if c.Title == nil {
+		describe := c.Describe
+		c.Title = func(r evidence.Record) string {
+			title, _ := describe(r)
+			return title
 		}
 	}
 	f := excelize.NewFile(excelize.Options{})

@@ -40,6 +40,16 @@ func Text(r evidence.Record) (title, text string) {
 	return r.Kind, string(r.Raw)
 }
 
+// Title is Text's title, found without working out the text where that
+// is quicker: an iCalendar event's SUMMARY without the lines around it.
+func Title(r evidence.Record) string {
+	if r.Readable == nil && r.Source == evidence.Calendar && !bytes.HasPrefix(bytes.TrimSpace(r.Raw), []byte("{")) {
+		return icsTitle(r.Raw)
+	}
+	title, _ := Text(r)
+	return title
+}
+
 // stripeText is the object as the Stripe importer shows it (for records
 // imported before it stored that).
 func stripeText(r evidence.Record) (string, string) {
@@ -87,6 +97,29 @@ var (
 	// unescapeICS undoes a text value's escapes.
 	unescapeICS = strings.NewReplacer(`\n`, "\n", `\N`, "\n", `\,`, ",", `\;`, ";", `\\`, `\`)
 )
+
+// icsTitle is icsText's title: the last SUMMARY.
+func icsTitle(raw []byte) string {
+	text := string(raw)
+	if strings.Contains(text, "\n ") || strings.Contains(text, "\n\t") { // folded lines
+		text = unfold.Replace(text)
+	}
+	title := ""
+	for line := range strings.Lines(text) {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		// As icsText reads a property's name, without its work on the
+		// others ("ſummary" is SUMMARY too, in 8 bytes).
+		prop, _, _ := strings.Cut(name, ";")
+		if len(prop) < 7 || len(prop) > 8 || strings.ToUpper(prop) != "SUMMARY" {
+			continue
+		}
+		title = unescapeICS.Replace(strings.TrimRight(value, "\r\n"))
+	}
+	return title
+}
 
 // icsText is an iCalendar event's SUMMARY and its lines, unfolded, with
 // DESCRIPTION's escapes undone.

@@ -118,3 +118,25 @@ func TestReadableIsWhatDecodingShows(t *testing.T) {
 		t.Fatalf("%v records in the scenario, want hundreds of mail and of Stripe", n)
 	}
 }
+
+// Title is Text's title, whatever the record.
+func FuzzTitle(f *testing.F) {
+	for _, s := range []string{
+		"BEGIN:VEVENT\r\nSUMMARY:ACH-1\\, Ana\r\nEND:VEVENT\r\n",
+		"BEGIN:VEVENT\r\nSUMMARY;LANGUAGE=pt:Reserva \r\n ACH-2\r\nDESCRIPTION:x\r\nBEGIN:VALARM\r\nsummary:alarm\r\nEND:VALARM\r\n",
+		"ſummary:long s\nSUMMARYX:no\nSUMMARY\nsummary;x=1:yes\\nno\n",
+		`{"summary": "json", "description": "d"}`,
+		"",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		for _, source := range []evidence.Source{evidence.Calendar, evidence.Mail, evidence.Stripe} {
+			r := evidence.Record{ID: "x:1", Source: source, Kind: "event", Raw: []byte(raw)}
+			want, _ := Text(r)
+			if got := Title(r); got != want {
+				t.Fatalf("%s %q: Title %q, Text's title %q", source, raw, got, want)
+			}
+		}
+	})
+}
