@@ -1,9 +1,9 @@
 package evidence
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"iter"
@@ -134,27 +134,37 @@ func (s *Store) Bookings(ctx context.Context) iter.Seq2[StoredBooking, error] {
 // at a time) does not copy them all.
 func (s *Store) BookingsKept(ctx context.Context, keep func(i int) bool) iter.Seq2[StoredBooking, error] {
 	return func(yield func(StoredBooking, error) bool) {
-		rows, err := s.db.QueryContext(ctx, `SELECT ref, json FROM bookings ORDER BY seq`)
-		if err != nil {
-			yield(StoredBooking{}, fmt.Errorf("read bookings: %w", err))
-			return
-		}
-		defer rows.Close()
-		var raw sql.RawBytes
-		for i := 0; rows.Next(); i++ {
-			var b StoredBooking
-			if err := rows.Scan(&b.Ref, &raw); err != nil {
-				yield(StoredBooking{}, fmt.Errorf("read bookings: %w", err))
-				return
+		// At the driver's level: its copy of each booking's JSON is the
+		// one handed over, not copied again (893 MB of 250,000
+		// bookings, read three times by a workbook).
+		stopped := false
+		err := s.driverRows(ctx, `SELECT ref, json FROM bookings ORDER BY seq`, nil, func(next func([]driver.Value) (bool, error)) error {
+			v := make([]driver.Value, 2)
+			for i := 0; ; i++ {
+				ok, err := next(v)
+				if err != nil || !ok {
+					return err
+				}
+				var b StoredBooking
+				ref, isText := v[0].(string)
+				raw, isBlob := v[1].([]byte)
+				if s, isStr := v[1].(string); isStr { // stored as text
+					raw, isBlob = []byte(s), true
+				}
+				if !isText || !isBlob {
+					return fmt.Errorf("booking %d is %T, %T: not a reference and JSON", i+1, v[0], v[1])
+				}
+				b.Ref = ref
+				if keep == nil || keep(i) {
+					b.JSON = raw
+				}
+				if !yield(b, nil) {
+					stopped = true
+					return nil
+				}
 			}
-			if keep == nil || keep(i) {
-				b.JSON = bytes.Clone(raw)
-			}
-			if !yield(b, nil) {
-				return
-			}
-		}
-		if err := rows.Err(); err != nil {
+		})
+		if err != nil && !stopped {
 			yield(StoredBooking{}, fmt.Errorf("read bookings: %w", err))
 		}
 	}

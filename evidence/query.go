@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"runtime"
 	"strconv"
@@ -401,11 +403,6 @@ func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, q Quer
 		b.err = fmt.Errorf("read records: %w", err)
 		return emit(b)
 	}
-	rows, err := s.db.QueryContext(ctx, stmt, args...)
-	if err != nil {
-		return fail(err)
-	}
-	defer rows.Close()
 	// The few values many records share (source, channel, kind, zone,
 	// pack file) are one string each, not one per record; the facts are
 	// decoded from one copy of the driver's bytes.
@@ -432,59 +429,135 @@ func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, q Quer
 		dest = []any{&r.ID, &r.Version, &src, &via, &kind, &occurred, &zone, &facts,
 			&packBytes, &off, &size, &readable, &r.Digest, &sum, &r.Locator, &r.JobID, &imported}
 	}
-	for rows.Next() {
-		r, occurred = Record{}, sql.NullInt64{}
-		if err := rows.Scan(dest...); err != nil {
-			return fail(err)
-		}
-		if q.Lean {
-			head, rest, f, err := cutLean(packed)
-			if err != nil {
-				return fail(fmt.Errorf("a record's row: %w", err))
+	// rows goes through every row, each read into the variables above
+	// by next (false at the end).
+	rows := func(next func() (bool, error)) bool {
+		for {
+			r, occurred = Record{}, sql.NullInt64{}
+			if ok, err := next(); err != nil {
+				return fail(err)
+			} else if !ok {
+				break
 			}
-			r.ID, kind, zone, facts = string(head[0]), head[1], head[2], f
-			if err := r.unpackLean(rest, fields, &src, &via, &occurred); err != nil {
-				return fail(fmt.Errorf("record %s: %w", r.ID, err))
-			}
-			if locate {
-				var err error
-				packBytes = fields[4]
-				if off, err = atoi(fields[5]); err == nil {
-					if size, err = atoi(fields[6]); err == nil {
-						readable, err = atoi(fields[7])
-					}
-				}
+			if q.Lean {
+				head, rest, f, err := cutLean(packed)
 				if err != nil {
+					return fail(fmt.Errorf("a record's row: %w", err))
+				}
+				r.ID, kind, zone, facts = string(head[0]), head[1], head[2], f
+				if err := r.unpackLean(rest, fields, &src, &via, &occurred); err != nil {
 					return fail(fmt.Errorf("record %s: %w", r.ID, err))
 				}
+				if locate {
+					var err error
+					packBytes = fields[4]
+					if off, err = atoi(fields[5]); err == nil {
+						if size, err = atoi(fields[6]); err == nil {
+							readable, err = atoi(fields[7])
+						}
+					}
+					if err != nil {
+						return fail(fmt.Errorf("record %s: %w", r.ID, err))
+					}
+				}
+			}
+			r.Source, r.Via, r.Kind, r.Zone = Source(in.get(src)), in.get(via), in.get(kind), in.get(zone)
+			if occurred.Valid {
+				r.OccurredAt = time.Unix(0, occurred.Int64).UTC()
+			}
+			if !q.Lean {
+				r.ImportedAt = time.Unix(0, imported).UTC()
+				copy(r.SHA256[:], sum)
+			}
+			b.recs = append(b.recs, r)
+			b.facts = append(b.facts, facts...)
+			b.end = append(b.end, len(b.facts))
+			if locate {
+				b.raw = append(b.raw, rawAt{pack: in.get(packBytes), off: off, size: size, readable: readable})
+			}
+			if len(b.recs) == recordBatchSize {
+				factsCap = cap(b.facts)
+				if !emit(b) {
+					return false
+				}
+				b = newBatch()
 			}
 		}
-		r.Source, r.Via, r.Kind, r.Zone = Source(in.get(src)), in.get(via), in.get(kind), in.get(zone)
-		if occurred.Valid {
-			r.OccurredAt = time.Unix(0, occurred.Int64).UTC()
-		}
-		if !q.Lean {
-			r.ImportedAt = time.Unix(0, imported).UTC()
-			copy(r.SHA256[:], sum)
-		}
-		b.recs = append(b.recs, r)
-		b.facts = append(b.facts, facts...)
-		b.end = append(b.end, len(b.facts))
-		if locate {
-			b.raw = append(b.raw, rawAt{pack: in.get(packBytes), off: off, size: size, readable: readable})
-		}
-		if len(b.recs) == recordBatchSize {
-			factsCap = cap(b.facts)
-			if !emit(b) {
-				return false
-			}
-			b = newBatch()
-		}
+		return len(b.recs) == 0 || emit(b)
 	}
-	if err := rows.Err(); err != nil {
+	if q.Lean {
+		// The one column, as the driver made it for this row alone:
+		// database/sql would copy it again, and take its locks.
+		var complete bool
+		err := s.driverRows(ctx, stmt, args, func(next func([]driver.Value) (bool, error)) error {
+			v := make([]driver.Value, 1)
+			complete = rows(func() (bool, error) {
+				ok, err := next(v)
+				if !ok || err != nil {
+					return ok, err
+				}
+				str, isStr := v[0].(string)
+				if !isStr {
+					return false, fmt.Errorf("a lean row is %T, not text", v[0])
+				}
+				packed = unsafe.Slice(unsafe.StringData(str), len(str))
+				return true, nil
+			})
+			return nil
+		})
+		if err != nil {
+			return fail(err)
+		}
+		return complete
+	}
+	sqlRows, err := s.db.QueryContext(ctx, stmt, args...)
+	if err != nil {
 		return fail(err)
 	}
-	return len(b.recs) == 0 || emit(b)
+	defer sqlRows.Close()
+	return rows(func() (bool, error) {
+		if !sqlRows.Next() {
+			return false, sqlRows.Err()
+		}
+		return true, sqlRows.Scan(dest...)
+	})
+}
+
+// driverRows runs query on the store's connection at the driver's level,
+// and hands each to use a function that reads the next row into its
+// values (false at the end): a string or []byte value is the driver's copy
+// for this row alone, not copied again. use must be done with the rows
+// when it returns.
+func (s *Store) driverRows(ctx context.Context, query string, args []any, use func(next func([]driver.Value) (bool, error)) error) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		q, ok := dc.(driver.QueryerContext)
+		if !ok {
+			return fmt.Errorf("the SQLite driver's connection (%T) runs no queries", dc)
+		}
+		named := make([]driver.NamedValue, len(args))
+		for i, a := range args {
+			named[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
+		}
+		rows, err := q.QueryContext(ctx, query, named)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		return use(func(dest []driver.Value) (bool, error) {
+			switch err := rows.Next(dest); {
+			case err == io.EOF:
+				return false, nil
+			case err != nil:
+				return false, err
+			}
+			return true, nil
+		})
+	})
 }
 
 // decode fills in the batch's facts and raw bytes as q asks.
