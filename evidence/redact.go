@@ -130,7 +130,8 @@ func Redact(text string) string {
 // SecretSet is a set of known secret values: found once, they are replaced
 // everywhere, even where the context that revealed them is absent (a token
 // read in a .env file and later pasted alone). The zero value is ready to
-// use. A SecretSet is safe for one goroutine.
+// use. A SecretSet is safe for one goroutine, or for several that only
+// Redact once it is shared (Share).
 type SecretSet struct {
 	values map[string]struct{}
 	known  *matcher // of values; nil when values changed since it was built
@@ -164,6 +165,14 @@ func knowable(v string) bool {
 		return false
 	}
 	return !isPlaceholder(v) && !isPlaceholder(v[len(keyPrefix.FindString(v)):]) && !isPlaceholderWord(v)
+}
+
+// Share readies s for Redact on several goroutines at once: s is then
+// safe for them until the next Add.
+func (s *SecretSet) Share() {
+	if s.known == nil && len(s.values) > 0 {
+		s.known = newMatcher(slices.Collect(maps.Keys(s.values)))
+	}
 }
 
 // AddFound finds the secrets in text, adds their values to the set and
@@ -201,9 +210,7 @@ const maxPasses = 16
 // a secret FindSecrets would find, so redacting it again changes nothing. A
 // text without secrets is returned as it is, without allocating.
 func (s *SecretSet) Redact(text string) string {
-	if s.known == nil && len(s.values) > 0 {
-		s.known = newMatcher(slices.Collect(maps.Keys(s.values)))
-	}
+	s.Share()
 	var extra map[string]struct{} // values found in text that the set lacks
 	var extraM *matcher
 	out := text

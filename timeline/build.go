@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/salvagehq/salvage/evidence"
+	"github.com/salvagehq/salvage/internal/inorder"
 	"github.com/salvagehq/salvage/internal/psort"
 )
 
@@ -139,10 +140,14 @@ func (b *Builder) Rows() iter.Seq[Row] {
 	bb := b.b
 	b.b = nil
 	t, order := bb.settle()
-	return t.rowSeq(len(order), func(k int) *Event {
-		e := bb.eventAt(t, order[k], nil)
-		return &e
-	})
+	return func(yield func(Row) bool) {
+		// The events are made on every core (eventAt redacts their
+		// texts), handed over in order.
+		t.secrets.Share()
+		at, stop := inorder.Values(len(order), func(k int) Event { return bb.eventAt(t, order[k], nil) })
+		defer stop()
+		t.rowSeq(len(order), at)(yield)
+	}
 }
 
 // builder holds what Build has read so far.
@@ -477,11 +482,22 @@ func (b *builder) settle() (*Timeline, []int32) {
 	// Redaction: every secret found in any text is replaced in all of
 	// them, also where it appears without the context that revealed it.
 	// Events are redacted as they are given out (eventAt).
-	for i := range b.events.n {
+	// Each event's texts are searched on every core, their secrets added
+	// here.
+	at, stop := inorder.Values(b.events.n, func(i int) []evidence.Secret {
 		e := b.events.at(i)
-		b.secrets.AddFound(b.summary(i, e))
-		b.secrets.AddFound(b.arena.get(e.subject))
+		found := evidence.FindSecrets(b.summary(i, e))
+		if more := evidence.FindSecrets(b.arena.get(e.subject)); len(more) > 0 {
+			found = append(found, more...)
+		}
+		return found
+	})
+	for i := range b.events.n {
+		for _, f := range *at(i) {
+			b.secrets.Add(f.Value)
+		}
 	}
+	stop()
 	for _, a := range b.agent {
 		b.secrets.AddFound(a.code)
 	}
