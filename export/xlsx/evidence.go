@@ -1,8 +1,11 @@
 package xlsx
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/salvagehq/salvage/evidence"
@@ -109,9 +112,19 @@ func (w *writer) evidenceSheet(ctx context.Context, tl TimelineBuilder) error {
 				}
 			}
 		}
-		// Used records the case does not hold are listed as missing.
+		// Used records the case does not hold are listed as missing, by
+		// id.
+		var missing []int
 		for u := range w.evidence {
-			if !written[u] && !emit(item{u: u}) {
+			if !written[u] {
+				missing = append(missing, u)
+			}
+		}
+		slices.SortFunc(missing, func(a, b int) int {
+			return cmp.Or(bytes.Compare(w.idAt(a), w.idAt(b)), cmp.Compare(w.evidence[a].booking, w.evidence[b].booking))
+		})
+		for _, u := range missing {
+			if !emit(item{u: u}) {
 				return
 			}
 		}

@@ -84,7 +84,7 @@ func (w *writer) timelineSheet(ctx context.Context, b TimelineBuilder) error {
 }
 
 // bookingIndex finds the booking that uses a record: the used records,
-// sorted by id, as the first pass found them, and a hash table of their
+// sorted by hash, as the first pass found them, and a hash table of their
 // ids (the records come in the order the case stored them: a binary
 // search each, of ids that share long prefixes, took 5 s of 1.57 million).
 // The timeline builder keeps it until the Timeline sheet is written; the
@@ -93,11 +93,13 @@ type bookingIndex struct {
 	used []used
 	ids  []byte
 	refs []string
-	// slots is open addressing, linear probing: the high half of a slot
-	// is its id's hash's, the low 31 bits the id's first used record + 1
+	// slots is open addressing, linear probing from the slot the top
+	// bits of an id's hash name: the high half of a slot is the low half
+	// of its id's hash, the low 31 bits the id's first used record + 1
 	// (0 is empty), the bit above them whether a row of it shows its
 	// text (textBit).
 	slots []uint64
+	shift uint // of a hash, to its first slot
 	seed  maphash.Seed
 	next  int // what Find found last
 }
@@ -105,7 +107,8 @@ type bookingIndex struct {
 // index is the writer's booking index, made once.
 func (w *writer) index() *bookingIndex {
 	if w.idx == nil {
-		w.idx = newBookingIndex(w.evidence, w.ids, w.refs, w.textOf)
+		w.idx = newBookingIndex(w.evidence, w.ids, w.refs, w.seed, w.hashes, w.textOf)
+		w.hashes = nil
 	}
 	return w.idx
 }
@@ -113,14 +116,18 @@ func (w *writer) index() *bookingIndex {
 // textBit marks the slot of a record a row shows the text of.
 const textBit = 1 << 31
 
-// newBookingIndex indexes used records u, whose ids are in ids; text says
-// whether a row of used record j (the first of its id) shows its text.
-func newBookingIndex(u []used, ids []byte, refs []string, text func(j int) bool) *bookingIndex {
-	x := &bookingIndex{used: u, ids: ids, refs: refs, seed: maphash.MakeSeed()}
+// newBookingIndex indexes used records u, whose ids are in ids, the uses
+// of an id one after the other: sorted by hashes, each id's hash under
+// seed (sortedByHash; nil works them out), they fill the table in order.
+// text says whether a row of used record j (the first of its id) shows
+// its text.
+func newBookingIndex(u []used, ids []byte, refs []string, seed maphash.Seed, hashes []uint64, text func(j int) bool) *bookingIndex {
+	x := &bookingIndex{used: u, ids: ids, refs: refs, seed: seed, shift: 64}
 	// A load of at most three quarters.
 	size := 1
 	for size*3 < len(u)*4 {
 		size *= 2
+		x.shift--
 	}
 	x.slots = make([]uint64, size)
 	mask := uint64(size - 1)
@@ -129,17 +136,30 @@ func newBookingIndex(u []used, ids []byte, refs []string, text func(j int) bool)
 		if j > 0 && bytes.Equal(id, x.idAt(j-1)) {
 			continue // the first use of an id stands for every use
 		}
-		h := maphash.Bytes(x.seed, id)
-		i := h & mask
+		var h uint64
+		if hashes != nil {
+			h = hashes[j]
+		} else {
+			h = maphash.Bytes(x.seed, id)
+		}
+		i := x.first(h)
 		for x.slots[i] != 0 {
 			i = (i + 1) & mask
 		}
-		x.slots[i] = h&^0xffffffff | uint64(j+1)
+		x.slots[i] = h<<32 | uint64(j+1)
 		if text(j) {
 			x.slots[i] |= textBit
 		}
 	}
 	return x
+}
+
+// first is the slot an id of hash h is looked for from.
+func (x *bookingIndex) first(h uint64) uint64 {
+	if x.shift >= 64 {
+		return 0
+	}
+	return h >> x.shift
 }
 
 // mayHave says whether a booking may use record id, and whether a row
@@ -152,12 +172,12 @@ func (x *bookingIndex) mayHave(id string) (ok, text bool) {
 	}
 	mask := uint64(len(x.slots) - 1)
 	h := maphash.String(x.seed, id)
-	for i := h & mask; ; i = (i + 1) & mask {
+	for i := x.first(h); ; i = (i + 1) & mask {
 		s := x.slots[i]
 		if s == 0 {
 			return false, false
 		}
-		if s&^0xffffffff == h&^0xffffffff {
+		if s>>32 == h&0xffffffff {
 			return true, s&textBit != 0
 		}
 	}
@@ -170,12 +190,12 @@ func (x *bookingIndex) find(id string) (int, bool) {
 	}
 	mask := uint64(len(x.slots) - 1)
 	h := maphash.String(x.seed, id)
-	for i := h & mask; ; i = (i + 1) & mask {
+	for i := x.first(h); ; i = (i + 1) & mask {
 		s := x.slots[i]
 		if s == 0 {
 			return 0, false
 		}
-		if s&^0xffffffff == h&^0xffffffff {
+		if s>>32 == h&0xffffffff {
 			if j := int(s&(textBit-1)) - 1; string(x.idAt(j)) == id {
 				return j, true
 			}
