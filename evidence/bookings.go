@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -128,6 +129,78 @@ func (s *Store) Bookings(ctx context.Context) iter.Seq2[StoredBooking, error] {
 	return s.BookingsKept(ctx, nil)
 }
 
+// BookingsAt returns the bookings at indices (from 0, as Bookings counts
+// them; in that order), each found by its place instead of reading every
+// booking: for a few of many. A place without a booking (the bookings
+// changed) ends the sequence with an error.
+func (s *Store) BookingsAt(ctx context.Context, indices []int) iter.Seq2[StoredBooking, error] {
+	return func(yield func(StoredBooking, error) bool) {
+		if len(indices) == 0 {
+			return
+		}
+		// Bookings are stored with seq 1, 2, … (insertBookings).
+		list := make([]byte, 0, 8*len(indices))
+		list = append(list, '[')
+		for k, i := range indices {
+			if k > 0 {
+				list = append(list, ',')
+			}
+			list = strconv.AppendInt(list, int64(i)+1, 10)
+		}
+		list = append(list, ']')
+		stopped := false
+		err := s.driverRows(ctx, `SELECT j.value, b.ref, b.json FROM json_each(?) AS j LEFT JOIN bookings AS b ON b.seq = j.value`, []any{string(list)},
+			func(next func([]driver.Value) (bool, error)) error {
+				v := make([]driver.Value, 3)
+				for k := 0; ; k++ {
+					ok, err := next(v)
+					if err != nil {
+						return err
+					}
+					if !ok {
+						if k != len(indices) {
+							return fmt.Errorf("%d bookings found of %d", k, len(indices))
+						}
+						return nil
+					}
+					if k >= len(indices) {
+						return fmt.Errorf("more bookings found than the %d asked for", len(indices))
+					}
+					if seq, _ := v[0].(int64); seq != int64(indices[k])+1 {
+						return fmt.Errorf("booking %d came where booking %d was asked for", seq, indices[k]+1)
+					}
+					b, err := storedBooking(v[1:])
+					if err != nil {
+						return fmt.Errorf("booking %d: %w", indices[k]+1, err)
+					}
+					if !yield(b, nil) {
+						stopped = true
+						return nil
+					}
+				}
+			})
+		if err != nil && !stopped {
+			yield(StoredBooking{}, fmt.Errorf("read bookings: %w", err))
+		}
+	}
+}
+
+// storedBooking is a booking as the driver gives its reference and JSON.
+func storedBooking(v []driver.Value) (StoredBooking, error) {
+	ref, isText := v[0].(string)
+	raw, isBlob := v[1].([]byte)
+	if s, isStr := v[1].(string); isStr { // stored as text
+		raw, isBlob = []byte(s), true
+	}
+	if v[0] == nil && v[1] == nil {
+		return StoredBooking{}, errors.New("not there: the bookings changed")
+	}
+	if !isText || !isBlob {
+		return StoredBooking{}, fmt.Errorf("%T, %T: not a reference and JSON", v[0], v[1])
+	}
+	return StoredBooking{Ref: ref, JSON: raw}, nil
+}
+
 // BookingsKept is Bookings, but the JSON of the i-th booking (from 0) is
 // only copied out of the driver when keep(i) says so, nil otherwise: a
 // reader of a few of them (the review workbook reads them twice, a half
@@ -145,18 +218,12 @@ func (s *Store) BookingsKept(ctx context.Context, keep func(i int) bool) iter.Se
 				if err != nil || !ok {
 					return err
 				}
-				var b StoredBooking
-				ref, isText := v[0].(string)
-				raw, isBlob := v[1].([]byte)
-				if s, isStr := v[1].(string); isStr { // stored as text
-					raw, isBlob = []byte(s), true
+				b, err := storedBooking(v)
+				if err != nil {
+					return fmt.Errorf("booking %d: %w", i+1, err)
 				}
-				if !isText || !isBlob {
-					return fmt.Errorf("booking %d is %T, %T: not a reference and JSON", i+1, v[0], v[1])
-				}
-				b.Ref = ref
-				if keep == nil || keep(i) {
-					b.JSON = raw
+				if keep != nil && !keep(i) {
+					b.JSON = nil
 				}
 				if !yield(b, nil) {
 					stopped = true

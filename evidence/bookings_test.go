@@ -272,3 +272,55 @@ func TestBookingsKept(t *testing.T) {
 		}
 	}
 }
+
+// BookingsAt gives the bookings asked for, in that order, each whole; a
+// place without a booking is an error; stopping early ends the query.
+func TestBookingsAt(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	bs := storedBookings("ACH", 1000)
+	if _, err := s.ReplaceBookings(ctx, ReconcileRun{}, bs); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range [][]int{nil, {0}, {999}, {0, 1, 2}, {3, 500, 501, 998}, func() (all []int) {
+		for i := range 1000 {
+			if i%7 == 3 {
+				all = append(all, i)
+			}
+		}
+		return all
+	}()} {
+		var got []int
+		for b, err := range s.BookingsAt(ctx, at) {
+			if err != nil {
+				t.Fatalf("%v: %v", at, err)
+			}
+			i := len(got)
+			if i >= len(at) || b.Ref != bs[at[i]].Ref || string(b.JSON) != string(bs[at[i]].JSON) {
+				t.Fatalf("%v: booking %d is %s", at, i, b.Ref)
+			}
+			got = append(got, at[i])
+		}
+		if len(got) != len(at) {
+			t.Errorf("%v: %d bookings", at, len(got))
+		}
+	}
+	var last error
+	n := 0
+	for _, err := range s.BookingsAt(ctx, []int{5, 1000, 6}) {
+		if err != nil {
+			last = err
+			break
+		}
+		n++
+	}
+	if n != 1 || last == nil || !strings.Contains(last.Error(), "booking 1001") {
+		t.Errorf("a place past the end: %d bookings, then %v", n, last)
+	}
+	for range s.BookingsAt(ctx, []int{1, 2, 3}) {
+		break
+	}
+	if _, err := s.Versions(ctx); err != nil { // the store is free again
+		t.Fatal(err)
+	}
+}

@@ -152,6 +152,35 @@ func (w *writer) bookings(ctx context.Context) error {
 	}
 	items := func(yield func(item, error) bool) {
 		for _, first := range []bool{true, false} {
+			var at []int // this pass's bookings
+			for i, r := range w.review {
+				if r == first {
+					at = append(at, i)
+				}
+			}
+			if w.c.BookingsAt != nil && 2*len(at) < w.n {
+				// A few of many (those that need review, usually):
+				// found by their places, not by reading every booking.
+				k := 0
+				for raw, err := range w.c.BookingsAt(at) {
+					if err == nil && k >= len(at) {
+						err = fmt.Errorf("more bookings than the %d asked for", len(at))
+					}
+					if err != nil {
+						yield(item{}, err)
+						return
+					}
+					if !yield(item{int32(at[k]), raw}, nil) {
+						return
+					}
+					k++
+				}
+				if k != len(at) {
+					yield(item{}, fmt.Errorf("the bookings changed while the workbook was written (%d of %d found): write it again", k, len(at)))
+					return
+				}
+				continue
+			}
 			i := -1
 			// Only this pass's bookings are copied out of the store.
 			keep := func(k int) bool { return k < w.n && w.review[k] == first }

@@ -116,6 +116,15 @@ func testCase(t testing.TB) Case {
 				}
 			}
 		},
+		BookingsAt: func(indices []int) iter.Seq2[[]byte, error] {
+			return func(yield func([]byte, error) bool) {
+				for _, i := range indices {
+					if !yield(raw[i], nil) {
+						return
+					}
+				}
+			}
+		},
 		Records: func(rawOf, textOf func(string) bool) iter.Seq2[evidence.Record, error] {
 			return func(yield func(evidence.Record, error) bool) {
 				for _, r := range records {
