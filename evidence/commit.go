@@ -85,7 +85,7 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, job *Job, pack *packWrit
 			return c, err
 		}
 		insert, err := tx.PrepareContext(ctx, `INSERT INTO records(id, version, source, via, kind, occurred_at, zone,
-			facts, digest, sha256, raw_pack, raw_off, raw_len, readable_len, locator, job_id, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			facts, digest, sha256, raw_pack, raw_off, raw_len, readable_len, title, locator, job_id, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return c, err
 		}
@@ -141,7 +141,9 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, job *Job, pack *packWrit
 			}
 			// What a person reads of it, right after the raw bytes.
 			readableLen := 0
+			var title any // NULL: none
 			if r.Readable != nil {
+				title = r.Readable.Title
 				b := encodeReadable(r.Readable)
 				if at, err := pack.add(b); err != nil {
 					return c, err
@@ -151,7 +153,7 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, job *Job, pack *packWrit
 				readableLen = len(b)
 			}
 			res, err := insert.ExecContext(ctx, r.ID, h.latest+1, string(r.Source), r.Via, r.Kind, occurred, r.Zone,
-				string(r.factsJSON), digest, sum[:], pack.name, off, len(r.Raw), readableLen, r.Locator, job.ID, now)
+				string(r.factsJSON), digest, sum[:], pack.name, off, len(r.Raw), readableLen, title, r.Locator, job.ID, now)
 			if err != nil {
 				return c, fmt.Errorf("store %s: %w", r.ID, err)
 			}

@@ -258,8 +258,12 @@ func recordsQuery(q Query) (string, []any) {
 		// million rows of twelve columns were a third of the read.
 		// Everything else too: a row of one column is a third of the
 		// driver's work of one of five.
-		stmt = `SELECT ` + leanHead + leanPacked + ` || x'1f' || raw_pack || x'1f' || raw_off || x'1f' || raw_len || x'1f' || readable_len || x'1e' || facts FROM records`
-		if !q.WithRaw && !q.Readable { // nor where the raw bytes are
+		switch {
+		case q.Readable: // and the title of what a person reads
+			stmt = `SELECT ` + leanHead + leanTitle + leanPacked + ` || x'1f' || raw_pack || x'1f' || raw_off || x'1f' || raw_len || x'1f' || readable_len || x'1e' || facts FROM records`
+		case q.WithRaw:
+			stmt = `SELECT ` + leanHead + leanPacked + ` || x'1f' || raw_pack || x'1f' || raw_off || x'1f' || raw_len || x'1f' || readable_len || x'1e' || facts FROM records`
+		default: // nor where the raw bytes are
 			stmt = `SELECT ` + leanHead + leanPacked + ` || x'1e' || facts FROM records`
 		}
 	}
@@ -278,27 +282,36 @@ func recordsQuery(q Query) (string, []any) {
 // the facts (JSON, which holds no control character).
 const leanHead = `octet_length(id) || ':' || id || octet_length(kind) || ':' || kind || octet_length(zone) || ':' || zone || `
 
-// cutLean splits the one column of a lean read (leanHead) into the
-// record's id, kind and zone, the packed fields (leanPacked) and the
-// facts, sharing b's memory.
-func cutLean(b []byte) (head [3][]byte, packed, facts []byte, err error) {
+// leanTitle follows leanHead in a read of Readable: the title, its length
+// -1 where the row has none.
+const leanTitle = `ifnull(octet_length(title), -1) || ':' || ifnull(title, '') || `
+
+// cutLean splits the one column of a lean read (leanHead) into its first
+// len(head) fields (the record's id, kind and zone, and leanTitle's), the
+// packed fields (leanPacked) and the facts, sharing b's memory. A field
+// of length -1 is nil.
+func cutLean(b []byte, head [][]byte) (packed, facts []byte, err error) {
 	for i := range head {
 		k := bytes.IndexByte(b, ':')
 		if k <= 0 {
-			return head, nil, nil, fmt.Errorf("no length before field %d of %q", i+1, b)
+			return nil, nil, fmt.Errorf("no length before field %d of %q", i+1, b)
 		}
 		n, err := atoi(b[:k])
+		if err == nil && n == -1 {
+			head[i], b = nil, b[k+1:]
+			continue
+		}
 		if err != nil || n < 0 || n > int64(len(b)-k-1) {
-			return head, nil, nil, fmt.Errorf("bad length %q of field %d", b[:k], i+1)
+			return nil, nil, fmt.Errorf("bad length %q of field %d", b[:k], i+1)
 		}
 		b = b[k+1:]
-		head[i], b = b[:n], b[n:]
+		head[i], b = b[:n:n], b[n:]
 	}
 	packed, facts, ok := bytes.Cut(b, []byte{0x1e})
 	if !ok {
-		return head, nil, nil, fmt.Errorf("no facts in %q", b)
+		return nil, nil, fmt.Errorf("no facts in %q", b)
 	}
-	return head, packed, facts, nil
+	return packed, facts, nil
 }
 
 // leanPacked is the column of a lean read that holds a record's source,
@@ -378,6 +391,10 @@ type rawAt struct {
 	pack      string
 	off, size int64
 	readable  int64 // bytes of what a person reads, after the raw ones
+	// title is what a person reads's title, when the row holds it
+	// (hasTitle).
+	title    string
+	hasTitle bool
 }
 
 // scanRecords runs the query and hands its rows over in batches; emit
@@ -419,6 +436,13 @@ func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, q Quer
 	locate := !q.Lean || q.WithRaw || q.Readable
 	var dest []any
 	var packed sql.RawBytes
+	// The id, kind, zone and title of a lean read (cutLean); title is nil
+	// where the row has none.
+	head := make([][]byte, 3, 4)
+	if q.Readable {
+		head = head[:4]
+	}
+	var title []byte
 	fields := make([][]byte, 4, 8) // of packed
 	if q.Lean {
 		dest = []any{&packed}
@@ -439,12 +463,16 @@ func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, q Quer
 			} else if !ok {
 				break
 			}
+			title = nil
 			if q.Lean {
-				head, rest, f, err := cutLean(packed)
+				rest, f, err := cutLean(packed, head)
 				if err != nil {
 					return fail(fmt.Errorf("a record's row: %w", err))
 				}
 				r.ID, kind, zone, facts = string(head[0]), head[1], head[2], f
+				if len(head) > 3 {
+					title = head[3]
+				}
 				if err := r.unpackLean(rest, fields, &src, &via, &occurred); err != nil {
 					return fail(fmt.Errorf("record %s: %w", r.ID, err))
 				}
@@ -473,7 +501,11 @@ func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, q Quer
 			b.facts = append(b.facts, facts...)
 			b.end = append(b.end, len(b.facts))
 			if locate {
-				b.raw = append(b.raw, rawAt{pack: in.get(packBytes), off: off, size: size, readable: readable})
+				at := rawAt{pack: in.get(packBytes), off: off, size: size, readable: readable}
+				if title != nil {
+					at.title, at.hasTitle = string(title), true
+				}
+				b.raw = append(b.raw, at)
 			}
 			if len(b.recs) == recordBatchSize {
 				factsCap = cap(b.facts)
@@ -578,9 +610,12 @@ func (b *recordBatch) decode(s *Store, q *Query) {
 		}
 		if q.Readable && at.readable > 0 {
 			var err error
-			if q.TextOf == nil || q.TextOf(r.ID) {
+			switch {
+			case q.TextOf == nil || q.TextOf(r.ID):
 				r.Readable, err = s.raw.readable(at.pack, at.off+at.size, at.readable)
-			} else {
+			case at.hasTitle: // the title, without a read of the pack
+				r.Readable = &Readable{Title: at.title}
+			default:
 				r.Readable, err = s.raw.readableTitle(at.pack, at.off+at.size, at.readable)
 			}
 			if err != nil {

@@ -238,6 +238,21 @@ func TestReadableTitleOnly(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+	// Rows stored before their titles were (schema 6) hold none: the
+	// titles come from the packs.
+	if _, err := s.db.Exec(`UPDATE records SET title = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	var again []string
+	for r, err := range s.Records(context.Background(), q) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		again = append(again, fmt.Sprintf("%s %q/%d raw=%q", r.ID, r.Readable.Title, len(r.Readable.Text), r.Raw))
+	}
+	if !reflect.DeepEqual(again, want) {
+		t.Errorf("without titles in the rows:\n%s\nwant\n%s", strings.Join(again, "\n"), strings.Join(want, "\n"))
+	}
 }
 
 // Versions counts every version of every record, as Stats does.
@@ -405,14 +420,22 @@ func TestLeanOddValues(t *testing.T) {
 			t.Errorf("%+v: %d records, want %d", q, n, len(odd))
 		}
 	}
-	for _, bad := range []string{"", "3:abc", "x:", "3:abc1:k0:", "3:abc1:k0:stripe", "-1:a1:k0:\x1e{}", "9:abc1:k0:\x1e{}"} {
-		if _, _, _, err := cutLean([]byte(bad)); err == nil {
+	for _, bad := range []string{"", "3:abc", "x:", "3:abc1:k0:", "3:abc1:k0:stripe", "-2:a1:k0:\x1e{}", "9:abc1:k0:\x1e{}"} {
+		if _, _, err := cutLean([]byte(bad), make([][]byte, 3)); err == nil {
 			t.Errorf("cutLean(%q) did not fail", bad)
 		}
 	}
-	head, packed, facts, err := cutLean([]byte("3:a:b2:\x1e:0:stripe\x1fapi\x1e{\"ref\":\"x\"}"))
-	if err != nil || string(head[0]) != "a:b" || string(head[1]) != "\x1e:" || string(head[2]) != "" || string(packed) != "stripe\x1fapi" || string(facts) != `{"ref":"x"}` {
+	head := make([][]byte, 3)
+	packed, facts, err := cutLean([]byte("3:a:b2:\x1e:0:stripe\x1fapi\x1e{\"ref\":\"x\"}"), head)
+	if err != nil || string(head[0]) != "a:b" || string(head[1]) != "\x1e:" || head[2] == nil || len(head[2]) != 0 || string(packed) != "stripe\x1fapi" || string(facts) != `{"ref":"x"}` {
 		t.Errorf("cutLean: %q %q %q, %v", head, packed, facts, err)
+	}
+	// A title, or none.
+	for in, want := range map[string][]byte{"1:a1:k0:5:Hello\x1e{}": []byte("Hello"), "1:a1:k0:-1:\x1e{}": nil, "1:a1:k0:0:\x1e{}": {}} {
+		head := make([][]byte, 4)
+		if _, _, err := cutLean([]byte(in), head); err != nil || (head[3] == nil) != (want == nil) || string(head[3]) != string(want) {
+			t.Errorf("cutLean(%q): title %q, %v; want %q", in, head[3], err, want)
+		}
 	}
 }
 

@@ -182,6 +182,13 @@ CREATE TABLE readable (
 DROP TABLE readable;
 ALTER TABLE records ADD COLUMN readable_len INTEGER NOT NULL DEFAULT 0; -- bytes after the raw ones; 0: none
 `,
+	// 7: the title of what a person reads of a record (an email's
+	// subject) in its row as well: a reader of every record's title and
+	// of few texts (the review workbook) need not read the packs for
+	// them. NULL where the record has none, and in rows stored before.
+	`
+ALTER TABLE records ADD COLUMN title TEXT;
+`,
 }
 
 // SchemaVersion is the case schema this build writes.
