@@ -142,6 +142,9 @@ func (s *Store) commit(ctx context.Context, tx *sql.Tx, job *Job, pack *packWrit
 			// What a person reads of it, right after the raw bytes.
 			readableLen := 0
 			var title any // NULL: none
+			if r.Title != "" {
+				title = r.Title
+			}
 			if r.Readable != nil {
 				title = r.Readable.Title
 				b := encodeReadable(r.Readable)

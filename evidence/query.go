@@ -144,9 +144,10 @@ type Query struct {
 	// one: what a person reads of a record is there without them.
 	Readable bool
 	// TextOf, when set, says which records' Readable comes whole; the
-	// others' has its title only (Text empty): a reader that shows the
-	// text of a few of many records and the title of each. It is called
-	// on the goroutines that decode.
+	// others' has its title only (Text empty), and the others without
+	// Readable but with a Title come without their raw bytes: a reader
+	// that shows the text of a few of many records and the title of each.
+	// It is called on the goroutines that decode.
 	TextOf func(id string) bool
 	// InStoreOrder yields the records in the order the case stored them
 	// (import order) instead of by id: a read of the table from start to
@@ -250,7 +251,7 @@ func recordsQuery(q Query) (string, []any) {
 	if !q.AllVersions {
 		where = append(where, "version = (SELECT MAX(version) FROM records m WHERE m.id = records.id)")
 	}
-	stmt := `SELECT id, version, source, via, kind, occurred_at, zone, facts, raw_pack, raw_off, raw_len, readable_len, digest, sha256, locator, job_id, imported_at FROM records`
+	stmt := `SELECT id, version, source, via, kind, occurred_at, zone, facts, raw_pack, raw_off, raw_len, readable_len, digest, sha256, locator, job_id, imported_at, title FROM records`
 	if q.Lean {
 		// salvage's own values (source, channel, pack file) and the
 		// numbers come packed in one column (leanPacked): the driver
@@ -443,6 +444,7 @@ func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, q Quer
 		head = head[:4]
 	}
 	var title []byte
+	var fullTitle sql.RawBytes     // a full read's, nil for NULL
 	fields := make([][]byte, 4, 8) // of packed
 	if q.Lean {
 		dest = []any{&packed}
@@ -451,7 +453,7 @@ func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, q Quer
 		}
 	} else {
 		dest = []any{&r.ID, &r.Version, &src, &via, &kind, &occurred, &zone, &facts,
-			&packBytes, &off, &size, &readable, &r.Digest, &sum, &r.Locator, &r.JobID, &imported}
+			&packBytes, &off, &size, &readable, &r.Digest, &sum, &r.Locator, &r.JobID, &imported, &fullTitle}
 	}
 	// rows goes through every row, each read into the variables above
 	// by next (false at the end).
@@ -496,6 +498,9 @@ func (s *Store) scanRecords(ctx context.Context, stmt string, args []any, q Quer
 			if !q.Lean {
 				r.ImportedAt = time.Unix(0, imported).UTC()
 				copy(r.SHA256[:], sum)
+				if q.Readable {
+					title = fullTitle
+				}
 			}
 			b.recs = append(b.recs, r)
 			b.facts = append(b.facts, facts...)
@@ -608,10 +613,14 @@ func (b *recordBatch) decode(s *Store, q *Query) {
 		if len(b.raw) > 0 {
 			at = b.raw[k]
 		}
+		wholeText := q.TextOf == nil || q.TextOf(r.ID)
+		if q.Readable && at.hasTitle && at.readable == 0 {
+			r.Title = at.title
+		}
 		if q.Readable && at.readable > 0 {
 			var err error
 			switch {
-			case q.TextOf == nil || q.TextOf(r.ID):
+			case wholeText:
 				r.Readable, err = s.raw.readable(at.pack, at.off+at.size, at.readable)
 			case at.hasTitle: // the title, without a read of the pack
 				r.Readable = &Readable{Title: at.title}
@@ -623,7 +632,10 @@ func (b *recordBatch) decode(s *Store, q *Query) {
 				return
 			}
 		}
-		if q.WithRaw && r.Readable == nil && (q.RawOf == nil || q.RawOf(r.ID)) {
+		// A record without Readable whose title is all that is asked for
+		// needs no raw bytes for it.
+		titleOnly := !wholeText && r.Title != ""
+		if q.WithRaw && r.Readable == nil && !titleOnly && (q.RawOf == nil || q.RawOf(r.ID)) {
 			var err error
 			if r.Raw, err = s.raw.readOfMany(at.pack, at.off, at.size); err != nil {
 				b.recs, b.err = b.recs[:k], fmt.Errorf("record %s v%d: %w", r.ID, r.Version, err)

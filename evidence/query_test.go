@@ -255,6 +255,42 @@ func TestReadableTitleOnly(t *testing.T) {
 	}
 }
 
+// A record an importer gave a title without a Readable comes back with it
+// where a query reads Readable, and without its raw bytes where the query
+// wants its title alone.
+func TestTitleWithoutReadable(t *testing.T) {
+	a, b := rec("ics:a", "gcal", `{"summary":"A"}`), rec("ics:b", "gcal", `{"summary":""}`)
+	a.Source, b.Source = Calendar, Calendar
+	a.Title = "A"
+	s := storeOf(t, []Record{a, b})
+	show := func(q Query) string {
+		var out []string
+		for r, err := range s.Records(context.Background(), q) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprintf("%s %q raw=%q readable=%v", r.ID, r.Title, r.Raw, r.Readable != nil))
+		}
+		return strings.Join(out, "\n")
+	}
+	none := func(string) bool { return false }
+	for _, tc := range []struct {
+		q    Query
+		want string
+	}{
+		{Query{WithRaw: true}, `ics:a "" raw="{\"summary\":\"A\"}" readable=false
+ics:b "" raw="{\"summary\":\"\"}" readable=false`},
+		{Query{WithRaw: true, Readable: true, Lean: true}, `ics:a "A" raw="{\"summary\":\"A\"}" readable=false
+ics:b "" raw="{\"summary\":\"\"}" readable=false`},
+		{Query{WithRaw: true, Readable: true, Lean: true, TextOf: none}, `ics:a "A" raw="" readable=false
+ics:b "" raw="{\"summary\":\"\"}" readable=false`},
+	} {
+		if got := show(tc.q); got != tc.want {
+			t.Errorf("%+v:\n%s\nwant\n%s", tc.q, got, tc.want)
+		}
+	}
+}
+
 // Versions counts every version of every record, as Stats does.
 func TestVersions(t *testing.T) {
 	ctx := context.Background()

@@ -102,6 +102,11 @@ type Record struct {
 	// it says so; nil otherwise. It is derived from Raw, stored beside the
 	// record, and read back when a query asks (Query.Readable).
 	Readable *Readable
+	// Title is the title a person reads of the object (a calendar event's
+	// summary) when the importer knows it but keeps no Readable: stored in
+	// the record's row with Readable's title, and read back with it
+	// (Query.Readable) where there is no Readable.
+	Title string
 
 	// Set by the store when read back.
 	JobID      int64

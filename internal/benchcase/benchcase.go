@@ -37,8 +37,9 @@ func scenario(tb testing.TB) string {
 }
 
 // importers counts the changes to what the importers store of the
-// scenario (the Stripe importer storing its objects' readable text: 2).
-const importers = 2
+// scenario (the Stripe importer storing its objects' readable text: 2;
+// the Google Calendar importer its events' titles: 3).
+const importers = 3
 
 // Build builds (once, then reuses from the temp directory) a case with
 // n bookings: the committed scenario's rebuilt bookings and the records

@@ -155,6 +155,12 @@ func (c *Converter) Record(e *Event, via string, raw []byte, locator string) evi
 		ID: e.ID(), Source: evidence.Calendar, Via: via, Kind: "event", Raw: raw, Digest: e.Digest(), Locator: locator,
 		Zone: e.Zone, Facts: c.Facts(e),
 	}
+	if via == "gcal" {
+		// The API's event is JSON, whose summary is its title as a person
+		// reads it (describe.Text); an iCalendar event's title is worked
+		// out from its lines.
+		r.Title = e.Summary
+	}
 	switch {
 	case !e.Updated.IsZero():
 		r.OccurredAt = e.Updated

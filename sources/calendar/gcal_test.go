@@ -143,6 +143,26 @@ func TestGCalImportsEveryEvent(t *testing.T) {
 	if cancelled == 0 {
 		t.Error("the scenario's cancelled events were not checked")
 	}
+	// Each event's title is stored with it: its JSON's summary, as
+	// describe reads it (describe imports the mail importer, which imports
+	// this package: it cannot be asked here).
+	titled := 0
+	for r, err := range h.store.Records(context.Background(), evidence.Query{WithRaw: true, Readable: true}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored := r.Title
+		var ev struct{ Summary string }
+		if err := json.Unmarshal(r.Raw, &ev); err != nil || stored != ev.Summary {
+			t.Errorf("%s: title %q stored, %q in its JSON (%v)", r.ID, stored, ev.Summary, err)
+		}
+		if stored != "" {
+			titled++
+		}
+	}
+	if titled == 0 {
+		t.Error("no event has a title")
+	}
 	// Only GETs reached the API; the one POST is the token exchange.
 	for _, r := range f.Requests() {
 		if r.Method != http.MethodGet && r.Path != "/token" {

@@ -41,8 +41,12 @@ func Text(r evidence.Record) (title, text string) {
 }
 
 // Title is Text's title, found without working out the text where that
-// is quicker: an iCalendar event's SUMMARY without the lines around it.
+// is quicker: the title the importer stored (Record.Title), an iCalendar
+// event's SUMMARY without the lines around it.
 func Title(r evidence.Record) string {
+	if r.Readable == nil && r.Title != "" { // what the importer said
+		return r.Title
+	}
 	if r.Readable == nil && r.Source == evidence.Calendar && !bytes.HasPrefix(bytes.TrimSpace(r.Raw), []byte("{")) {
 		return icsTitle(r.Raw)
 	}

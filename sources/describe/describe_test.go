@@ -140,3 +140,15 @@ func FuzzTitle(f *testing.F) {
 		}
 	})
 }
+
+// Title gives the title the importer stored, when there is no Readable.
+func TestTitleStored(t *testing.T) {
+	r := evidence.Record{Source: evidence.Calendar, Kind: "event", Raw: []byte(`{"summary": "from the JSON"}`), Title: "stored"}
+	if got := Title(r); got != "stored" {
+		t.Errorf("Title = %q, want the stored one", got)
+	}
+	r.Readable = &evidence.Readable{Title: "readable"}
+	if got := Title(r); got != "readable" {
+		t.Errorf("Title = %q, want Readable's", got)
+	}
+}
