@@ -202,9 +202,9 @@ func storedBooking(v []driver.Value) (StoredBooking, error) {
 }
 
 // BookingsKept is Bookings, but the JSON of the i-th booking (from 0) is
-// only copied out of the driver when keep(i) says so, nil otherwise: a
-// reader of a few of them (the review workbook reads them twice, a half
-// at a time) does not copy them all.
+// only handed over when keep(i) says so, nil otherwise: a reader of some
+// of them (the review workbook reads them a part at a time) is not handed
+// them all to let go of. For a few of many, BookingsAt reads less.
 func (s *Store) BookingsKept(ctx context.Context, keep func(i int) bool) iter.Seq2[StoredBooking, error] {
 	return func(yield func(StoredBooking, error) bool) {
 		// At the driver's level: its copy of each booking's JSON is the

@@ -259,11 +259,12 @@ func recordsQuery(q Query) (string, []any) {
 		// million rows of twelve columns were a third of the read.
 		// Everything else too: a row of one column is a third of the
 		// driver's work of one of five.
+		const locate = ` || x'1f' || raw_pack || x'1f' || raw_off || x'1f' || raw_len || x'1f' || readable_len`
 		switch {
 		case q.Readable: // and the title of what a person reads
-			stmt = `SELECT ` + leanHead + leanTitle + leanPacked + ` || x'1f' || raw_pack || x'1f' || raw_off || x'1f' || raw_len || x'1f' || readable_len || x'1e' || facts FROM records`
+			stmt = `SELECT ` + leanHead + leanTitle + leanPacked + locate + ` || x'1e' || facts FROM records`
 		case q.WithRaw:
-			stmt = `SELECT ` + leanHead + leanPacked + ` || x'1f' || raw_pack || x'1f' || raw_off || x'1f' || raw_len || x'1f' || readable_len || x'1e' || facts FROM records`
+			stmt = `SELECT ` + leanHead + leanPacked + locate + ` || x'1e' || facts FROM records`
 		default: // nor where the raw bytes are
 			stmt = `SELECT ` + leanHead + leanPacked + ` || x'1e' || facts FROM records`
 		}

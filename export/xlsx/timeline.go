@@ -164,8 +164,8 @@ func (x *bookingIndex) first(h uint64) uint64 {
 
 // mayHave says whether a booking may use record id, and whether a row
 // may show its text, without looking at the ids: a record whose id's
-// hash has the same 32 high bits as a used one's is taken for it. It
-// may be called on any goroutine.
+// hash has the same low 32 bits as a used one's, from the same first
+// slot on, is taken for it. It may be called on any goroutine.
 func (x *bookingIndex) mayHave(id string) (ok, text bool) {
 	if len(x.slots) == 0 {
 		return false, false

@@ -202,6 +202,14 @@ func (f *flattener) literal(word string, show bool) bool {
 	return true
 }
 
+// digits is the end of the decimal digits of in from i.
+func digits(in []byte, i int) int {
+	for i < len(in) && in[i] >= '0' && in[i] <= '9' {
+		i++
+	}
+	return i
+}
+
 // number reads a JSON number.
 func (f *flattener) number() bool {
 	in, i := f.in, f.i
@@ -212,19 +220,13 @@ func (f *flattener) number() bool {
 	case i < len(in) && in[i] == '0':
 		i++
 	case i < len(in) && in[i] >= '1' && in[i] <= '9':
-		for i < len(in) && in[i] >= '0' && in[i] <= '9' {
-			i++
-		}
+		i = digits(in, i)
 	default:
 		return false
 	}
 	if i < len(in) && in[i] == '.' {
-		i++
-		d := i
-		for i < len(in) && in[i] >= '0' && in[i] <= '9' {
-			i++
-		}
-		if i == d {
+		d := i + 1
+		if i = digits(in, d); i == d {
 			return false
 		}
 	}
@@ -234,10 +236,7 @@ func (f *flattener) number() bool {
 			i++
 		}
 		d := i
-		for i < len(in) && in[i] >= '0' && in[i] <= '9' {
-			i++
-		}
-		if i == d {
+		if i = digits(in, d); i == d {
 			return false
 		}
 	}
