@@ -112,6 +112,9 @@ func benchWorkbook(b *testing.B, n int, text EvidenceText) {
 		b.Fatalf("%d bookings written, want %d", ws.Bookings, n)
 	}
 	info, _ := os.Stat(out)
+	if keep := os.Getenv("SALVAGE_BENCH_KEEP"); keep != "" {
+		os.Rename(out, keep)
+	}
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/run")
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
 	b.ReportMetric(float64(ws.Evidence), "evidence-rows")

@@ -77,19 +77,21 @@ func TestAppendRow(t *testing.T) {
 		link("It's (2)", 9, `say "hi" & <go>`, 5),
 		{style: 2},
 		{kind: cellCut, style: 4, str: " head", num: 1234},
+		{}, {}, // an empty end is left out
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := `<row r="7">` +
-		`<c r="A7" t="inlineStr"><is><t>=HYPERLINK("http://x","y")</t></is></c>` +
-		`<c r="C7" s="3"><v>46240.5</v></c>` +
-		`<c r="D7" s="5" t="str"><f>HYPERLINK("#'Bookings'!A2","ACH-1")</f><v>ACH-1</v></c>` +
-		`<c r="E7" t="inlineStr"><is><t xml:space="preserve"> padded </t></is></c>` +
-		`<c r="F7"><v>42</v></c>` +
-		`<c r="G7" s="5" t="str"><f>HYPERLINK("#'It''s (2)'!A9","say ""hi"" &amp; &lt;go&gt;")</f><v>say "hi" &amp; &lt;go&gt;</v></c>` +
-		`<c r="H7" s="2"/>` +
-		`<c r="I7" s="4" t="inlineStr"><is><t xml:space="preserve"> head` + "\n… [cut: 1234 more characters; the full text is in the case]" + `</t></is></c>` +
+		`<c t="inlineStr"><is><t>=HYPERLINK("http://x","y")</t></is></c>` +
+		`<c/>` +
+		`<c s="3"><v>46240.5</v></c>` +
+		`<c s="5" t="str"><f>HYPERLINK("#'Bookings'!A2","ACH-1")</f><v>ACH-1</v></c>` +
+		`<c t="inlineStr"><is><t xml:space="preserve"> padded </t></is></c>` +
+		`<c><v>42</v></c>` +
+		`<c s="5" t="str"><f>HYPERLINK("#'It''s (2)'!A9","say ""hi"" &amp; &lt;go&gt;")</f><v>say "hi" &amp; &lt;go&gt;</v></c>` +
+		`<c s="2"/>` +
+		`<c s="4" t="inlineStr"><is><t xml:space="preserve"> head` + "\n… [cut: 1234 more characters; the full text is in the case]" + `</t></is></c>` +
 		`</row>`
 	if string(row) != want {
 		t.Errorf("row:\n got %s\nwant %s", row, want)
@@ -181,7 +183,7 @@ func TestSplice(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `<worksheet><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>H</t></is></c></row>` +
-		`<row r="2"><c r="A2" t="inlineStr"><is><t>v2</t></is></c></row><row r="3"><c r="A3" t="inlineStr"><is><t>v3</t></is></c></row>` +
+		`<row r="2"><c t="inlineStr"><is><t>v2</t></is></c></row><row r="3"><c t="inlineStr"><is><t>v3</t></is></c></row>` +
 		`</sheetData><autoFilter ref="A1:A3"/></worksheet>`
 	if string(got) != want {
 		t.Errorf("sheet:\n got %s\nwant %s", got, want)
