@@ -19,6 +19,11 @@ type StoredBooking struct {
 	Ref string
 	// JSON is one booking, compact, without a trailing newline.
 	JSON []byte
+	// Brief, when given, is a JSON object of some of the booking's
+	// fields, named and valued as in JSON: what a reader of every booking
+	// that needs only those fields reads (BookingBriefs). The briefs of a
+	// run are kept only when every booking has one.
+	Brief []byte
 }
 
 // ReconcileRun is one reconcile run: when it ran, the window it used, how
@@ -68,8 +73,20 @@ func (s *Store) ReplaceBookings(ctx context.Context, run ReconcileRun, bookings 
 	if _, err := tx.ExecContext(ctx, `DELETE FROM bookings`); err != nil {
 		return run, fmt.Errorf("store bookings: %w", err)
 	}
-	if err := insertBookings(ctx, tx, bookings); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM booking_briefs`); err != nil {
 		return run, fmt.Errorf("store bookings: %w", err)
+	}
+	if err := insertRows(ctx, tx, bookings, bookingInsert); err != nil {
+		return run, fmt.Errorf("store bookings: %w", err)
+	}
+	briefs := len(bookings) > 0
+	for _, b := range bookings {
+		briefs = briefs && len(b.Brief) > 0
+	}
+	if briefs {
+		if err := insertRows(ctx, tx, bookings, briefInsert); err != nil {
+			return run, fmt.Errorf("store bookings: %w", err)
+		}
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO reconcile_runs(started_at, finished_at, since, until, bookings, summary) VALUES (?, ?, ?, ?, ?, ?)`,
 		run.StartedAt.UnixNano(), run.FinishedAt.UnixNano(), nullTime(run.Since), nullTime(run.Until), run.Bookings, string(run.SummaryJSON))
@@ -87,13 +104,33 @@ func (s *Store) ReplaceBookings(ctx context.Context, run ReconcileRun, bookings 
 	return run, nil
 }
 
-// insertBookings inserts bookings with seq 1, 2, … in the order given,
-// insertChunk rows per statement.
-func insertBookings(ctx context.Context, tx *sql.Tx, bookings []StoredBooking) error {
+// rowInsert is how a table of bookings is filled: the statement of n
+// rows, and the columns after seq of one booking.
+type rowInsert struct {
+	sql  func(n int) string
+	args func(args []any, b *StoredBooking) []any
+}
+
+var (
+	bookingInsert = rowInsert{
+		sql:  func(n int) string { return valuesSQL(`INSERT INTO bookings(seq, ref, json) VALUES `, "(?, ?, ?)", n) },
+		args: func(args []any, b *StoredBooking) []any { return append(args, b.Ref, b.JSON) },
+	}
+	briefInsert = rowInsert{
+		sql: func(n int) string {
+			return valuesSQL(`INSERT INTO booking_briefs(seq, ref, brief) VALUES `, "(?, ?, ?)", n)
+		},
+		args: func(args []any, b *StoredBooking) []any { return append(args, b.Ref, b.Brief) },
+	}
+)
+
+// insertRows inserts a row of in for each booking, with seq 1, 2, … in
+// the order given, insertChunk rows per statement.
+func insertRows(ctx context.Context, tx *sql.Tx, bookings []StoredBooking, in rowInsert) error {
 	var full *sql.Stmt
 	if len(bookings) >= insertChunk {
 		var err error
-		if full, err = tx.PrepareContext(ctx, insertSQL(insertChunk)); err != nil {
+		if full, err = tx.PrepareContext(ctx, in.sql(insertChunk)); err != nil {
 			return err
 		}
 		defer full.Close()
@@ -102,14 +139,14 @@ func insertBookings(ctx context.Context, tx *sql.Tx, bookings []StoredBooking) e
 	for start := 0; start < len(bookings); start += insertChunk {
 		chunk := bookings[start:min(start+insertChunk, len(bookings))]
 		args = args[:0]
-		for i, b := range chunk {
-			args = append(args, int64(start+i+1), b.Ref, b.JSON)
+		for i := range chunk {
+			args = in.args(append(args, int64(start+i+1)), &chunk[i])
 		}
 		var err error
 		if len(chunk) == insertChunk {
 			_, err = full.ExecContext(ctx, args...)
 		} else {
-			_, err = tx.ExecContext(ctx, insertSQL(len(chunk)), args...)
+			_, err = tx.ExecContext(ctx, in.sql(len(chunk)), args...)
 		}
 		if err != nil {
 			return err
@@ -118,8 +155,9 @@ func insertBookings(ctx context.Context, tx *sql.Tx, bookings []StoredBooking) e
 	return nil
 }
 
-func insertSQL(rows int) string {
-	return `INSERT INTO bookings(seq, ref, json) VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?, ?),", rows), ",")
+// valuesSQL is insert followed by n times row, comma separated.
+func valuesSQL(insert, row string, n int) string {
+	return insert + strings.TrimSuffix(strings.Repeat(row+",", n), ",")
 }
 
 // Bookings returns the bookings of the latest reconcile run, in the order
@@ -201,17 +239,44 @@ func storedBooking(v []driver.Value) (StoredBooking, error) {
 	return StoredBooking{Ref: ref, JSON: raw}, nil
 }
 
+// BookingBriefs returns the bookings of the latest reconcile run as
+// Bookings does, each with its brief in place of its JSON (StoredBooking.
+// Brief), or its JSON when the run stored no briefs (bookings stored
+// before there were briefs): a reader decodes the fields of a brief from
+// either.
+func (s *Store) BookingBriefs(ctx context.Context) iter.Seq2[StoredBooking, error] {
+	return func(yield func(StoredBooking, error) bool) {
+		var briefs bool
+		err := s.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM booking_briefs)`).Scan(&briefs)
+		if err != nil {
+			yield(StoredBooking{}, fmt.Errorf("read bookings: %w", err))
+			return
+		}
+		query := `SELECT ref, json FROM bookings ORDER BY seq`
+		if briefs {
+			query = `SELECT ref, brief FROM booking_briefs ORDER BY seq`
+		}
+		s.bookingRows(ctx, query, nil)(yield)
+	}
+}
+
 // BookingsKept is Bookings, but the JSON of the i-th booking (from 0) is
 // only handed over when keep(i) says so, nil otherwise: a reader of some
 // of them (the review workbook reads them a part at a time) is not handed
 // them all to let go of. For a few of many, BookingsAt reads less.
 func (s *Store) BookingsKept(ctx context.Context, keep func(i int) bool) iter.Seq2[StoredBooking, error] {
+	return s.bookingRows(ctx, `SELECT ref, json FROM bookings ORDER BY seq`, keep)
+}
+
+// bookingRows is the bookings query gives (a reference and JSON a row),
+// the JSON of the i-th only when keep(i) says so (nil keeps all).
+func (s *Store) bookingRows(ctx context.Context, query string, keep func(i int) bool) iter.Seq2[StoredBooking, error] {
 	return func(yield func(StoredBooking, error) bool) {
 		// At the driver's level: its copy of each booking's JSON is the
 		// one handed over, not copied again (893 MB of 250,000
-		// bookings, read three times by a workbook).
+		// bookings, read twice by a workbook).
 		stopped := false
-		err := s.driverRows(ctx, `SELECT ref, json FROM bookings ORDER BY seq`, nil, func(next func([]driver.Value) (bool, error)) error {
+		err := s.driverRows(ctx, query, nil, func(next func([]driver.Value) (bool, error)) error {
 			v := make([]driver.Value, 2)
 			for i := 0; ; i++ {
 				ok, err := next(v)

@@ -324,3 +324,66 @@ func TestBookingsAt(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestBookingBriefs: the briefs of a run whose every booking has one are
+// read in the bookings' order; a run where one lacks it keeps none, and
+// the JSON is read in their place, as for bookings stored before briefs.
+func TestBookingBriefs(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	readBriefs := func() []StoredBooking {
+		t.Helper()
+		var out []StoredBooking
+		for b, err := range s.BookingBriefs(ctx) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, b)
+		}
+		return out
+	}
+	if got := readBriefs(); len(got) != 0 {
+		t.Fatalf("a new case holds %d briefs", len(got))
+	}
+	withBriefs := func(bs []StoredBooking) []StoredBooking {
+		for i := range bs {
+			bs[i].Brief = fmt.Appendf(nil, `{"ref":%q}`, bs[i].Ref)
+		}
+		return bs
+	}
+	briefsOf := func(bs []StoredBooking) []StoredBooking {
+		out := make([]StoredBooking, len(bs))
+		for i, b := range bs {
+			out[i] = StoredBooking{Ref: b.Ref, JSON: b.Brief}
+		}
+		return out
+	}
+
+	first := withBriefs(storedBookings("ACH", 1000)) // several statements
+	if _, err := s.ReplaceBookings(ctx, ReconcileRun{}, first); err != nil {
+		t.Fatal(err)
+	}
+	sameBookings(t, readBriefs(), briefsOf(first))
+	sameBookings(t, readBookings(t, s), first) // the JSON, as before
+
+	// One booking without a brief: the run keeps none, and the last
+	// run's are gone.
+	second := withBriefs(storedBookings("NEW", 300))
+	second[150].Brief = nil
+	if _, err := s.ReplaceBookings(ctx, ReconcileRun{}, second); err != nil {
+		t.Fatal(err)
+	}
+	sameBookings(t, readBriefs(), second)
+
+	third := withBriefs(storedBookings("THIRD", 3))
+	if _, err := s.ReplaceBookings(ctx, ReconcileRun{}, third); err != nil {
+		t.Fatal(err)
+	}
+	sameBookings(t, readBriefs(), briefsOf(third))
+	if _, err := s.ReplaceBookings(ctx, ReconcileRun{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := readBriefs(); len(got) != 0 {
+		t.Fatalf("a run of no bookings leaves %d briefs", len(got))
+	}
+}

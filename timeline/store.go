@@ -61,17 +61,11 @@ func StoreOptions(ctx context.Context, s *evidence.Store, opts Options) (Options
 		}
 	}
 	if ok && !given {
-		for sb, err := range s.Bookings(ctx) {
+		for sb, err := range s.BookingBriefs(ctx) {
 			if err != nil {
 				return opts, err
 			}
-			var bk struct {
-				Ref         string                  `json:"ref"`
-				Status      string                  `json:"status"`
-				NeedsReview bool                    `json:"needs_review"`
-				Reasons     []struct{ Code string } `json:"reasons"`
-				Evidence    []string                `json:"evidence"`
-			}
+			var bk reconcile.Brief
 			if err := gojson.Unmarshal(sb.JSON, &bk); err != nil {
 				return opts, fmt.Errorf("read booking %s: %w", sb.Ref, err)
 			}

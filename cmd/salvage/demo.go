@@ -378,13 +378,11 @@ func printRestore(ctx context.Context, w io.Writer, s *evidence.Store) error {
 		return err
 	}
 	insert, wait, present, differ := 0, 0, 0, 0
-	for b, err := range s.Bookings(ctx) {
+	for b, err := range s.BookingBriefs(ctx) {
 		if err != nil {
 			return err
 		}
-		var bk struct {
-			NeedsReview bool `json:"needs_review"`
-		}
+		var bk reconcile.Brief
 		if err := json.Unmarshal(b.JSON, &bk); err != nil {
 			return err
 		}

@@ -146,28 +146,34 @@ func (c *reconcileCmd) window(cfg evidence.Config, loc *time.Location) (since, u
 	return since, until, nil
 }
 
-// marshalBookings gives each booking's JSON, compact, in the order given,
-// releasing each booking once encoded. The JSON is the stable interface
-// `salvage export json` prints as it is. The bytes share buffers of about
-// 1 MiB: a million bookings are a million slices of a few hundred buffers,
-// not a million allocations.
+// marshalBookings gives each booking's JSON and its brief's
+// (reconcile.Brief), compact, in the order given, releasing each booking
+// once encoded. The JSON is the stable interface `salvage export json`
+// prints as it is. The bytes share buffers of about 1 MiB: a million
+// bookings are a million slices of a few hundred buffers, not a million
+// allocations.
 func marshalBookings(bookings []reconcile.Booking) ([]evidence.StoredBooking, error) {
 	const chunk = 1 << 20
 	out := make([]evidence.StoredBooking, len(bookings))
 	var (
 		buf   bytes.Buffer
 		enc   *json.Encoder
-		ends  []int
-		first int // index in out of the booking that starts buf
+		ends  []int // of each JSON, then its brief, without Encode's newline
+		first int   // index in out of the booking that starts buf
 	)
 	flush := func() {
 		all := buf.Bytes()
 		start := 0
 		for j, end := range ends {
-			out[first+j].JSON = all[start:end:end]
+			b := &out[first+j/2]
+			if j%2 == 0 {
+				b.JSON = all[start:end:end]
+			} else {
+				b.Brief = all[start:end:end]
+			}
 			start = end + 1
 		}
-		first += len(ends)
+		first += len(ends) / 2
 		ends = ends[:0]
 		buf = bytes.Buffer{}
 		buf.Grow(chunk + chunk/4)
@@ -181,7 +187,11 @@ func marshalBookings(bookings []reconcile.Booking) ([]evidence.StoredBooking, er
 		if err := enc.Encode(&bookings[i]); err != nil {
 			return nil, fmt.Errorf("booking %s: %w", bookings[i].Ref, err)
 		}
-		ends = append(ends, buf.Len()-1) // without Encode's newline
+		ends = append(ends, buf.Len()-1)
+		if err := enc.Encode(bookings[i].Brief()); err != nil {
+			return nil, fmt.Errorf("booking %s: %w", bookings[i].Ref, err)
+		}
+		ends = append(ends, buf.Len()-1)
 		bookings[i] = reconcile.Booking{}
 		if buf.Len() >= chunk {
 			flush()

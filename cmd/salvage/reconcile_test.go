@@ -188,15 +188,16 @@ func TestExportBeforeReconcile(t *testing.T) {
 
 func TestMarshalBookingsManyChunks(t *testing.T) {
 	// Enough bookings to fill several of marshalBookings' buffers: each
-	// keeps its own bytes, whatever buffer they ended in.
+	// keeps its own bytes and its brief's, whatever buffer they ended in.
 	const n = 20_000 // about 6 MB of JSON
 	bookings := make([]reconcile.Booking, n)
-	want := make([]string, n)
+	want, wantBrief := make([]string, n), make([]string, n)
 	for i := range bookings {
 		bookings[i] = reconcile.Booking{Ref: "ACH-" + strings.Repeat("X", i%300) + "-" + count(int64(i)), Status: "confirmed",
 			Evidence: []string{"mail:<" + count(int64(i)) + "@x>"}}
 		want[i] = `{"ref":"` + bookings[i].Ref + `","status":"confirmed","customer":{},"amount_minor":null,"paid_minor":null,"refunded_minor":null,` +
 			`"confidence":0,"needs_review":false,"provenance":null,"evidence":["mail:<` + count(int64(i)) + `@x>"],"sources":null}`
+		wantBrief[i] = `{"ref":"` + bookings[i].Ref + `","status":"confirmed","customer":{},"needs_review":false,"evidence":["mail:<` + count(int64(i)) + `@x>"]}`
 	}
 	stored, err := marshalBookings(bookings)
 	if err != nil {
@@ -209,8 +210,11 @@ func TestMarshalBookingsManyChunks(t *testing.T) {
 		if string(sb.JSON) != want[i] || !strings.HasPrefix(want[i], `{"ref":"`+sb.Ref+`"`) {
 			t.Fatalf("booking %d: ref %q, JSON\n%s\nwant\n%s", i, sb.Ref, sb.JSON, want[i])
 		}
-		if cap(sb.JSON) != len(sb.JSON) {
-			t.Fatalf("booking %d: JSON has spare capacity %d: an append would write into its neighbour", i, cap(sb.JSON)-len(sb.JSON))
+		if string(sb.Brief) != wantBrief[i] {
+			t.Fatalf("booking %d: brief\n%s\nwant\n%s", i, sb.Brief, wantBrief[i])
+		}
+		if cap(sb.JSON) != len(sb.JSON) || cap(sb.Brief) != len(sb.Brief) {
+			t.Fatalf("booking %d: JSON or brief has spare capacity: an append would write into its neighbour", i)
 		}
 	}
 	if bookings[0].Ref != "" {

@@ -66,7 +66,7 @@ decisions already imported.`,
 				return err
 			}
 			known := map[string]bool{}
-			for b, err := range s.Bookings(ctx) {
+			for b, err := range s.BookingBriefs(ctx) {
 				if err != nil {
 					return err
 				}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -470,5 +471,48 @@ Special requests: `+formula+`
 	}
 	if !shown {
 		t.Errorf("LibreOffice does not show the text %s: %q", formula, lo[xlsx.SheetEvidence])
+	}
+}
+
+// TestWorkbookFromBriefs: the workbook's first pass reads each booking's
+// brief; the workbook is the same, byte for byte, as one whose first pass
+// reads the bookings' JSON (a case reconciled before briefs).
+func TestWorkbookFromBriefs(t *testing.T) {
+	dir := scenarioDemo(t)
+	ctx := context.Background()
+	s, err := evidence.Open(ctx, filepath.Join(dir, "case"), evidence.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	briefs := 0
+	for b, err := range s.BookingBriefs(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		var full struct{ Provenance any }
+		if err := json.Unmarshal(b.JSON, &full); err != nil || full.Provenance != nil {
+			t.Fatalf("%s: %s is not a brief (%v)", b.Ref, b.JSON, err)
+		}
+		briefs++
+	}
+	write := func(c xlsx.Case) []byte {
+		t.Helper()
+		c.ID = "case-briefs"
+		var buf bytes.Buffer
+		if _, err := xlsx.Write(ctx, &buf, c, xlsx.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	withBriefs := xlsx.FromStore(ctx, s)
+	withoutBriefs := xlsx.FromStore(ctx, s)
+	withoutBriefs.Briefs = nil
+	a, b := write(withBriefs), write(withoutBriefs)
+	if !bytes.Equal(a, b) {
+		t.Errorf("the workbook from %d briefs (%d bytes) differs from the one from the bookings' JSON (%d bytes)", briefs, len(a), len(b))
+	}
+	if briefs == 0 {
+		t.Error("the demo case has no bookings")
 	}
 }

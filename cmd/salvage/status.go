@@ -262,7 +262,7 @@ func bookingsStatus(ctx context.Context, s *evidence.Store) (*bookingsJSON, erro
 	if err != nil {
 		return nil, err
 	}
-	for b, err := range s.Bookings(ctx) {
+	for b, err := range s.BookingBriefs(ctx) {
 		if err != nil {
 			return nil, err
 		}

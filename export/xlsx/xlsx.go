@@ -128,13 +128,17 @@ type Case struct {
 	Summary Summary
 	// Bookings yields each booking's JSON (reconcile.Booking) in the
 	// reconciler's order; nil for the i-th (from 0) when keep, if set,
-	// refuses it. It is called three times and must yield the same
+	// refuses it. It is called more than once and must yield the same
 	// bookings each time.
 	Bookings func(keep func(i int) bool) iter.Seq2[[]byte, error]
 	// BookingsAt, when set, yields the JSON of the bookings at indices
 	// (ascending, as Bookings counts them), each found by its place: for
 	// a few of many, quicker than reading them all.
 	BookingsAt func(indices []int) iter.Seq2[[]byte, error]
+	// Briefs, when set, yields each booking's brief (reconcile.Brief),
+	// or its JSON, in the order of Bookings: the first pass reads them
+	// instead of every booking's whole JSON.
+	Briefs func() iter.Seq2[[]byte, error]
 	// Records yields every version of every record of the case in the
 	// order the case stored them (each record's versions oldest first),
 	// each with what a person reads of it (Record.Readable) where the case
@@ -188,6 +192,15 @@ func FromStore(ctx context.Context, s *evidence.Store) Case {
 		BookingsAt: func(indices []int) iter.Seq2[[]byte, error] {
 			return func(yield func([]byte, error) bool) {
 				for b, err := range s.BookingsAt(ctx, indices) {
+					if !yield(b.JSON, err) {
+						return
+					}
+				}
+			}
+		},
+		Briefs: func() iter.Seq2[[]byte, error] {
+			return func(yield func([]byte, error) bool) {
+				for b, err := range s.BookingBriefs(ctx) {
 					if !yield(b.JSON, err) {
 						return
 					}
@@ -322,19 +335,6 @@ type Stats struct {
 	EvidenceText int
 	// Sheets lists every sheet written, in order.
 	Sheets []string
-}
-
-// light is what the first pass reads of each booking.
-type light struct {
-	Ref         string   `json:"ref"`
-	NeedsReview bool     `json:"needs_review"`
-	Evidence    []string `json:"evidence"`
-	Customer    struct {
-		Name  string `json:"name"`
-		Email string `json:"email"`
-	} `json:"customer"`
-	Item     string `json:"item"`
-	Currency string `json:"currency"`
 }
 
 // used is one evidence record used by a booking: its id is
@@ -592,8 +592,12 @@ func Digits(cur string) int {
 func (w *writer) scan(ctx context.Context) error {
 	currencies := map[string]bool{}
 	// Bookings are read on one goroutine and decoded on every core.
-	decoded := decodeAll(ctx, w.c.Bookings(nil), func(i int, raw []byte) (light, error) {
-		var b light
+	briefs := w.c.Bookings(nil)
+	if w.c.Briefs != nil {
+		briefs = w.c.Briefs()
+	}
+	decoded := decodeAll(ctx, briefs, func(i int, raw []byte) (reconcile.Brief, error) {
+		var b reconcile.Brief
 		if err := gojson.Unmarshal(raw, &b); err != nil {
 			return b, fmt.Errorf("booking %d: %w", i+1, err)
 		}

@@ -96,7 +96,11 @@ func Build(b testing.TB, n int) string {
 			if err != nil {
 				b.Fatal(err)
 			}
-			stored = append(stored, evidence.StoredBooking{Ref: c.Ref, JSON: j})
+			brief, err := json.Marshal(c.Brief())
+			if err != nil {
+				b.Fatal(err)
+			}
+			stored = append(stored, evidence.StoredBooking{Ref: c.Ref, JSON: j, Brief: brief})
 		}
 		if len(batch.Records) >= 20_000 || len(stored) == n {
 			if _, err := s.Commit(ctx, job, batch); err != nil {
