@@ -346,6 +346,19 @@ func TestWorkbookIsDeterministic(t *testing.T) {
 	}
 }
 
+// TestIdsInChunks: evidence ids gathered in chunks of a few bytes make
+// the workbook they make in one.
+func TestIdsInChunks(t *testing.T) {
+	one, _ := write(t, testCase(t), Options{})
+	defer func(n int) { idChunkSize = n }(idChunkSize)
+	for _, n := range []int{1, 7, 64} {
+		idChunkSize = n
+		if many, _ := write(t, testCase(t), Options{}); !bytes.Equal(one, many) {
+			t.Errorf("ids in chunks of %d bytes: the workbook differs", n)
+		}
+	}
+}
+
 func TestSheetsContinueAtTheRowLimit(t *testing.T) {
 	data, st := write(t, testCase(t), Options{MaxRows: 3}) // two data rows a sheet
 	want := []string{SheetSummary, SheetBookings, "Bookings (2)", SheetConflicts, SheetEvidence, "Evidence (2)", "Evidence (3)"}
