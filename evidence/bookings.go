@@ -252,6 +252,8 @@ func (s *Store) BookingBriefs(ctx context.Context) iter.Seq2[StoredBooking, erro
 			yield(StoredBooking{}, fmt.Errorf("read bookings: %w", err))
 			return
 		}
+		// A run stored between the two statements is read whole, by its
+		// briefs: salvage reconcile stores them with every run.
 		query := `SELECT ref, json FROM bookings ORDER BY seq`
 		if briefs {
 			query = `SELECT ref, brief FROM booking_briefs ORDER BY seq`

@@ -671,9 +671,9 @@ func (b *builder) order(f Filter) []int32 {
 		w := b.wits.at(int(e.first))
 		return tied{b.witID(w), w.version, b.atoms.name(e.action), k.i}
 	}
-	// runs orders the runs of keys, which starts with one and ends with
-	// one: a run of more than bigRun events in place (no copy of it).
-	bigRun := orderBigRun
+	// runs orders each run of ties in keys, which begins where a run
+	// begins and ends where one ends: a run of more than orderBigRun
+	// events in place (no copy of it).
 	runs := func(keys []key) {
 		var run []tied
 		for lo := 0; lo < len(keys); {
@@ -682,7 +682,7 @@ func (b *builder) order(f Filter) []int32 {
 				hi++
 			}
 			switch n := hi - lo; {
-			case n > bigRun:
+			case n > orderBigRun:
 				slices.SortFunc(keys[lo:hi], func(x, y key) int { return byWitness(tiedOf(x), tiedOf(y)) })
 			case n > 1:
 				run = run[:0]
