@@ -91,7 +91,11 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		cols []map[Source]int64
 	}
 	for _, q := range []q{
-		{`SELECT source, COUNT(DISTINCT id), COUNT(*) FROM records GROUP BY source`, []map[Source]int64{st.Records, st.Versions}},
+		// A record's first version is 1 (Commit): counting those counts
+		// the records, in one read of the table from start to end. By the
+		// source index, COUNT(DISTINCT id) looked up each row in the
+		// table: 7 s of 1.57 million records.
+		{`SELECT source, SUM(version = 1), COUNT(*) FROM records NOT INDEXED GROUP BY source`, []map[Source]int64{st.Records, st.Versions}},
 		{`SELECT r.source, COUNT(*) FROM sightings g JOIN records r ON r.seq = g.record_seq GROUP BY r.source`, []map[Source]int64{st.Sightings}},
 		{`SELECT source, COUNT(*) FROM rejected GROUP BY source`, []map[Source]int64{st.Rejected}},
 	} {
