@@ -112,8 +112,12 @@ func benchWorkbook(b *testing.B, n int, text EvidenceText) {
 		b.Fatalf("%d bookings written, want %d", ws.Bookings, n)
 	}
 	info, _ := os.Stat(out)
+	// SALVAGE_BENCH_KEEP=path keeps the workbook written there (to open
+	// it, or to look at its sheets' XML).
 	if keep := os.Getenv("SALVAGE_BENCH_KEEP"); keep != "" {
-		os.Rename(out, keep)
+		if err := os.Rename(out, keep); err != nil {
+			b.Error(err)
+		}
 	}
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/run")
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
