@@ -29,15 +29,6 @@ type Stats struct {
 	Rejected map[Source]int64
 }
 
-// AllVersions is the number of stored versions of every source.
-func (st Stats) AllVersions() int64 {
-	var n int64
-	for _, v := range st.Versions {
-		n += v
-	}
-	return n
-}
-
 func zeroBySource() map[Source]int64 {
 	m := make(map[Source]int64, len(Sources))
 	for _, s := range Sources {
